@@ -1,0 +1,281 @@
+"""Render orchestration: plan clause jobs, skip unchanged ones, run the rest on all cores."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from media_pipeline.errors import PipelineError
+from media_pipeline.jobs import ClauseJob, ClauseOutput
+
+from .covenants import get_covenant
+from .db import Database
+from .models import Clause, Covenant, Segment, SegmentFile
+from .segments import clone_segment, find_segment_by_inputs
+from .store import MediaStore, sha256_file
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What to render with; every field feeds the clause's input hash."""
+
+    engine: str = "espeak"
+    voice: str | None = None
+    piper_model: str | None = None
+    gtts_timeout: float = 10.0
+    profiles: tuple[str, ...] = ("loudspeaker", "web", "archive")
+    video_sizes: tuple[str, ...] = ("16x9", "9x16")
+    font: str = "Noto Sans CJK SC"
+    music_bed: str | None = None
+
+
+@dataclass
+class RenderReport:
+    """What a render did, clause by clause."""
+
+    total: int = 0
+    rendered: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    synthesised: int = 0
+    media_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+Progress = Callable[[str, str], None]  # (clause key, status) after each clause
+
+
+def make_job(covenant: Covenant, clause: Clause, options: RenderOptions) -> ClauseJob:
+    """The plain render job of one clause."""
+    bed_sha = _file_sha(options.music_bed) if options.music_bed else None
+    return ClauseJob(
+        key=clause.key,
+        number=clause.number,
+        text_zh=clause.text_zh,
+        text_dong=clause.text_dong,
+        village=covenant.village,
+        covenant_title=covenant.title,
+        clause_label=f"第{clause.number}条",
+        topic=clause.topic,
+        engine=options.engine,
+        voice=options.voice,
+        piper_model=options.piper_model,
+        gtts_timeout=options.gtts_timeout,
+        profiles=tuple(options.profiles),
+        video_sizes=tuple(options.video_sizes),
+        font=options.font,
+        music_bed=options.music_bed,
+        music_bed_sha256=bed_sha,
+    )
+
+
+def check_engine(options: RenderOptions, warn: Callable[[str], None]) -> RenderOptions:
+    """Fail early if the engine cannot run; an unreachable gTTS falls back to espeak, announced."""
+    from media_pipeline.errors import EngineUnavailable
+    from media_pipeline.speech import create_engine
+
+    engine = create_engine(
+        options.engine,
+        options.voice,
+        piper_model=_path(options.piper_model),
+        gtts_timeout=options.gtts_timeout,
+        fallback=None,
+    )
+    try:
+        engine.check()
+    except EngineUnavailable as exc:
+        if options.engine != "gtts":
+            raise
+        warn(f"{exc}\n→ 改用离线引擎 espeak / falling back to the offline espeak engine")
+        return replace(options, engine="espeak", voice=None)
+    return options
+
+
+def _file_sha(path: str) -> str:
+    st = Path(path).stat()
+    return _sha_cached(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _sha_cached(path: str, _mtime_ns: int, _size: int) -> str:
+    # Keyed on mtime and size too, so an edited file is hashed again.
+    return sha256_file(Path(path))
+
+
+def _has_segment(clause: Clause, job: ClauseJob) -> bool:
+    digest = job.inputs_hash()
+    return any(s.inputs_hash == digest for s in clause.segments)
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _run_job(job: ClauseJob, cache_dir: str, workdir: str) -> ClauseOutput:
+    # Imported here so the parent process stays light when nothing needs rendering.
+    from media_pipeline.render import render_clause
+
+    return render_clause(job, Path(cache_dir), Path(workdir))
+
+
+def _record(
+    db: Database, store: MediaStore, clause_id: int, job_hash: str, out: ClauseOutput
+) -> None:
+    """Move the outputs into the store and record the segment, in one transaction."""
+    files = []
+    for f in out.files:
+        stored = store.put(Path(f.path))
+        files.append(
+            SegmentFile(
+                kind=f.kind,
+                sha256=stored.sha256,
+                store_path=stored.store_path,
+                mime=f.mime,
+                size=stored.size,
+                duration_s=f.duration_s,
+                integrated_lufs=f.integrated_lufs,
+                true_peak_dbtp=f.true_peak_dbtp,
+                loudness_range_lu=f.loudness_range_lu,
+            )
+        )
+    with db.session() as session:
+        session.add(
+            Segment(
+                clause_id=clause_id,
+                inputs_hash=job_hash,
+                engine=out.engine,
+                voice=out.voice,
+                duration_s=out.duration_s,
+                render_seconds=out.seconds,
+                files=files,
+            )
+        )
+
+
+def render_covenant(
+    db: Database,
+    store: MediaStore,
+    ref: str,
+    options: RenderOptions,
+    *,
+    cache_dir: Path,
+    workers: int = 2,
+    keys: set[str] | None = None,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] = lambda _msg: None,
+) -> RenderReport:
+    """Render every clause of the covenant's current version whose inputs changed.
+
+    Clauses already rendered with the same inputs are skipped without starting any program;
+    segments rendered for an identical clause of another version are reused. Each finished
+    clause is committed on its own, so Ctrl-C or a crash loses at most the clauses in flight.
+    """
+    started = time.perf_counter()
+    report = RenderReport()
+    with db.session() as session:
+        covenant = get_covenant(session, ref)
+        version = covenant.current
+        clauses = [c for c in (version.clauses if version else []) if keys is None or c.key in keys]
+        report.total = len(clauses)
+        jobs = [(c, make_job(covenant, c, options)) for c in clauses]
+        if any(not _has_segment(c, j) for c, j in jobs):
+            checked = check_engine(options, warn)
+            if checked != options:
+                # The engine changed (gTTS unreachable): plan again with the fallback.
+                jobs = [(c, make_job(covenant, c, checked)) for c in clauses]
+        todo: list[tuple[int, ClauseJob]] = []
+        for clause, job in jobs:
+            if _has_segment(clause, job):
+                report.skipped.append(clause.key)
+                status = "skipped"
+            elif (other := find_segment_by_inputs(session, job.inputs_hash())) is not None:
+                clone_segment(other, clause)
+                report.reused.append(clause.key)
+                status = "reused"
+            else:
+                todo.append((clause.id, job))
+                continue
+            if progress:
+                progress(clause.key, status)
+    _execute(db, store, todo, cache_dir, workers, report, progress, warn)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _execute(
+    db: Database,
+    store: MediaStore,
+    todo: list[tuple[int, ClauseJob]],
+    cache_dir: Path,
+    workers: int,
+    report: RenderReport,
+    progress: Progress | None,
+    warn: Callable[[str], None],
+) -> None:
+    if not todo:
+        return
+    scratch: dict[str, Path] = {}
+
+    def finish(clause_id: int, job: ClauseJob, result: ClauseOutput | BaseException) -> None:
+        try:
+            if isinstance(result, PipelineError):
+                report.failed.append((job.key, str(result)))
+                warn(f"{job.key}: {result}")
+                status = "failed"
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                _record(db, store, clause_id, job.inputs_hash(), result)
+                report.rendered.append(job.key)
+                report.synthesised += result.synthesised
+                report.media_seconds += result.duration_s
+                for w in result.warnings:
+                    warn(f"{job.key}: {w}")
+                status = "rendered"
+        finally:
+            shutil.rmtree(scratch.pop(job.key), ignore_errors=True)
+        if progress:
+            progress(job.key, status)
+
+    try:
+        if workers <= 1 or len(todo) == 1:
+            # In-process: what tests use, and no pool start-up cost for one clause.
+            for clause_id, job in todo:
+                scratch[job.key] = store.scratch_dir()
+                try:
+                    result: ClauseOutput | BaseException = _run_job(
+                        job, str(cache_dir), str(scratch[job.key])
+                    )
+                except PipelineError as exc:
+                    result = exc
+                finish(clause_id, job, result)
+            return
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+            pending: dict[Future[ClauseOutput], tuple[int, ClauseJob]] = {}
+            for clause_id, job in todo:
+                scratch[job.key] = store.scratch_dir()
+                pending[pool.submit(_run_job, job, str(cache_dir), str(scratch[job.key]))] = (
+                    clause_id,
+                    job,
+                )
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        clause_id, job = pending.pop(fut)
+                        exc = fut.exception()
+                        finish(clause_id, job, exc if exc is not None else fut.result())
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+    finally:
+        for path in scratch.values():
+            shutil.rmtree(path, ignore_errors=True)

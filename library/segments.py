@@ -1,0 +1,56 @@
+"""Segments: the rendered media of clause versions, and reuse across versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Clause, Segment, SegmentFile
+
+FILE_COLUMNS = (
+    "kind",
+    "sha256",
+    "store_path",
+    "mime",
+    "size",
+    "duration_s",
+    "integrated_lufs",
+    "true_peak_dbtp",
+    "loudness_range_lu",
+)
+
+
+def clone_segment(segment: Segment, clause: Clause) -> Segment:
+    """A copy of `segment` (same stored files, no media work) attached to `clause`."""
+    copy = Segment(
+        inputs_hash=segment.inputs_hash,
+        engine=segment.engine,
+        voice=segment.voice,
+        duration_s=segment.duration_s,
+        render_seconds=0.0,
+    )
+    copy.files = [SegmentFile(**{c: getattr(f, c) for c in FILE_COLUMNS}) for f in segment.files]
+    clause.segments.append(copy)
+    return copy
+
+
+def copy_segments(session: Session, old: Clause, new: Clause) -> int:
+    """Give `new` every segment of `old` it does not have yet; returns how many."""
+    have = {s.inputs_hash for s in new.segments}
+    count = 0
+    for segment in old.segments:
+        if segment.inputs_hash not in have:
+            clone_segment(segment, new)
+            have.add(segment.inputs_hash)
+            count += 1
+    return count
+
+
+def find_segment_by_inputs(session: Session, inputs_hash: str) -> Segment | None:
+    """Any segment already rendered from exactly these inputs (by any clause row)."""
+    return session.scalar(select(Segment).where(Segment.inputs_hash == inputs_hash).limit(1))
+
+
+def latest_segment(clause: Clause) -> Segment | None:
+    """The newest segment of a clause, if it was rendered."""
+    return clause.segments[-1] if clause.segments else None

@@ -1,0 +1,78 @@
+"""Content-addressed media store: media/ab/abcdef….ext under the data directory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """Where a file landed in the store."""
+
+    sha256: str
+    store_path: str  # relative to the store root, e.g. "ab/abcdef….mp4"
+    size: int
+
+
+class MediaStore:
+    """Files named by their SHA-256; adding the same bytes twice stores them once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def scratch_dir(self) -> Path:
+        """A fresh work folder on the store's file system, so moves into the store are renames."""
+        path = self.root.parent / "tmp" / uuid.uuid4().hex
+        path.mkdir(parents=True)
+        return path
+
+    def path(self, store_path: str) -> Path:
+        """Absolute path of a stored file; refuses paths that escape the store."""
+        full = (self.root / store_path).resolve()
+        if not full.is_relative_to(self.root.resolve()):
+            raise ValueError(f"path outside the media store: {store_path}")
+        return full
+
+    def put(self, src: Path, *, move: bool = True) -> StoredFile:
+        """Add `src` to the store (renamed in when `move`, else copied) and say where it is."""
+        src = Path(src)
+        digest = sha256_file(src)
+        suffix = src.suffix.lower()
+        store_path = f"{digest[:2]}/{digest}{suffix}"
+        dest = self.root / store_path
+        size = src.stat().st_size
+        if dest.exists() and dest.stat().st_size == size:
+            if move:
+                src.unlink()
+            return StoredFile(digest, store_path, size)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+        try:
+            if move:
+                try:
+                    os.replace(src, tmp)
+                except OSError:  # another file system: copy, then drop the source
+                    shutil.copyfile(src, tmp)
+                    src.unlink()
+            else:
+                shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return StoredFile(digest, store_path, size)

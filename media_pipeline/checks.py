@@ -1,0 +1,106 @@
+"""Checks of every external piece the pipeline needs (for `kuanyue doctor`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+
+from .errors import PipelineError
+from .tools import INSTALL_HINTS, binary, run
+
+APT = "sudo apt-get install"
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: ok, or what is wrong and how to fix it."""
+
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+    required: bool = True
+
+
+def _program(name: str) -> Check:
+    try:
+        path = binary(name)
+        out = run([name, "-version" if name.startswith("ff") else "--version"]).stdout.decode(
+            errors="replace"
+        )
+    except PipelineError as exc:
+        return Check(name, False, str(exc).splitlines()[0], INSTALL_HINTS.get(name, ""))
+    return Check(name, True, f"{path}: {out.splitlines()[0] if out else ''}".strip())
+
+
+def check_ffmpeg_features() -> Check:
+    """ffmpeg has libass, EBU R128 filters and the encoders our profiles use."""
+    try:
+        filters = run(["ffmpeg", "-hide_banner", "-filters"]).stdout.decode(errors="replace")
+        encoders = run(["ffmpeg", "-hide_banner", "-encoders"]).stdout.decode(errors="replace")
+    except PipelineError as exc:
+        return Check("ffmpeg features", False, str(exc).splitlines()[0], INSTALL_HINTS["ffmpeg"])
+    need_filters = ("subtitles", "ebur128", "loudnorm", "alimiter", "acompressor")
+    need_encoders = ("libx264", "aac", "libmp3lame", "libopus", "flac")
+    missing = [f for f in need_filters if not re.search(rf"^\s*\S+\s+{f}\s", filters, re.M)]
+    missing += [e for e in need_encoders if not re.search(rf"^\s*\S+\s+{e}\s", encoders, re.M)]
+    if missing:
+        return Check(
+            "ffmpeg features",
+            False,
+            "缺少 / missing: " + ", ".join(missing),
+            f"{APT} ffmpeg (Debian's build has them all)",
+        )
+    return Check(
+        "ffmpeg features",
+        True,
+        "libass, ebur128, loudnorm, libx264, aac, libmp3lame, libopus, flac",
+    )
+
+
+def check_espeak_voice(voice: str = "cmn-latn-pinyin") -> Check:
+    """espeak-ng has the Mandarin pinyin voice."""
+    try:
+        out = run(["espeak-ng", "--voices=cmn"]).stdout.decode(errors="replace")
+    except PipelineError as exc:
+        return Check("espeak-ng voice", False, str(exc).splitlines()[0], f"{APT} espeak-ng")
+    if voice not in out:
+        return Check(
+            "espeak-ng voice", False, f"缺少语音 / voice missing: {voice}", f"{APT} espeak-ng-data"
+        )
+    return Check("espeak-ng voice", True, voice)
+
+
+def check_font(family: str = "Noto Sans CJK SC") -> Check:
+    """fontconfig resolves the subtitle font family by name (as libass will)."""
+    try:
+        out = run(["fc-match", "-f", "%{family}|%{file}", family]).stdout.decode(errors="replace")
+    except PipelineError as exc:
+        return Check("font", False, str(exc).splitlines()[0], f"{APT} fontconfig fonts-noto-cjk")
+    families, _, file = out.partition("|")
+    if family not in families.split(","):
+        return Check("font", False, f"{family} → {families} ({file})", f"{APT} fonts-noto-cjk")
+    return Check("font", True, f"{family}: {file}")
+
+
+def check_python_module(module: str, extra: str, required: bool = False) -> Check:
+    """An optional Python package is importable."""
+    if importlib.util.find_spec(module) is None:
+        return Check(
+            module, False, "未安装 / not installed", f"pip install 'kuanyue[{extra}]'", required
+        )
+    return Check(module, True, "已安装 / installed", required=required)
+
+
+def run_checks(font: str = "Noto Sans CJK SC") -> list[Check]:
+    """Every external piece: programs, ffmpeg features, the espeak voice, fonts, optional engines."""
+    return [
+        _program("ffmpeg"),
+        _program("ffprobe"),
+        check_ffmpeg_features(),
+        _program("espeak-ng"),
+        check_espeak_voice(),
+        check_font(font),
+        check_python_module("piper", "piper"),
+    ]

@@ -1,0 +1,94 @@
+"""Render one clause: text → phrases → speech → narration → mastered audio, subtitles, video."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .audio import assemble_narration
+from .jobs import VIDEO_SIZES, ClauseJob, ClauseOutput, OutputFile
+from .loudness import video_audio_wav
+from .profiles import PROFILES
+from .speech import SynthesisCache, create_engine
+from .subtitles import build_cues, write_subtitles
+from .text import Phrase, split_phrases
+from .video import TitleCard, render_video
+
+
+def clause_phrases(job: ClauseJob) -> list[Phrase]:
+    """The phrases narrated for a clause: its heading (第三条), then its text."""
+    heading = split_phrases(job.clause_label)
+    return [*heading, *split_phrases(job.text_zh)]
+
+
+def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutput:
+    """Render every output of one clause into `workdir` and describe them."""
+    started = time.perf_counter()
+    warnings: list[str] = []
+    engine = create_engine(
+        job.engine,
+        job.voice,
+        piper_model=Path(job.piper_model) if job.piper_model else None,
+        gtts_timeout=job.gtts_timeout,
+        on_fallback=warnings.append,
+    )
+    cache = SynthesisCache(cache_dir)
+    phrases = clause_phrases(job)
+    results = [cache.synthesize(engine, p.spoken) for p in phrases]
+    narration = assemble_narration(
+        [r.wav for r in results],
+        [p.pause_after_ms for p in phrases],
+        workdir / "narration.wav",
+        chime=job.chime,
+        music_bed=Path(job.music_bed) if job.music_bed else None,
+    )
+    files: list[OutputFile] = []
+    for name in job.profiles:
+        profile = PROFILES[name]
+        out = profile.apply(narration.wav, workdir / f"audio-{name}.{profile.extension}")
+        files.append(_audio_file(f"audio-{name}", out.path, profile.mime, out.duration_s, out.loudness))
+
+    cues = build_cues(
+        [p.display for p in phrases],
+        [(t.start_ms, t.end_ms) for t in narration.phrases],
+        job.text_dong,
+    )
+    srt, vtt, ass = workdir / "subtitles.srt", workdir / "subtitles.vtt", workdir / "subtitles.ass"
+    write_subtitles(cues, srt, vtt, ass, size=VIDEO_SIZES["16x9"], font=job.font)
+    files += [
+        OutputFile("subtitles-srt", str(srt), "application/x-subrip"),
+        OutputFile("subtitles-vtt", str(vtt), "text/vtt"),
+        OutputFile("subtitles-ass", str(ass), "text/x-ssa"),
+    ]
+
+    if job.video_sizes:
+        video_wav = workdir / "video-audio.wav"
+        video_audio_wav(narration.wav, video_wav)
+        title = TitleCard(job.village, job.covenant_title, job.clause_label, job.topic,
+                          card_ms=narration.speech_start_ms)
+        for fmt in job.video_sizes:
+            result = render_video(video_wav, cues, title, workdir / f"video-{fmt}.mp4",
+                                  workdir / f"poster-{fmt}.jpg", size=VIDEO_SIZES[fmt], font=job.font)
+            files.append(OutputFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s))
+            files.append(OutputFile(f"poster-{fmt}", str(result.poster), _image_mime(result.poster)))
+
+    last = results[-1]
+    return ClauseOutput(
+        key=job.key,
+        files=tuple(files),
+        duration_s=narration.duration_ms / 1000,
+        engine=last.engine,
+        voice=last.voice,
+        seconds=time.perf_counter() - started,
+        synthesised=sum(not r.cached for r in results),
+        warnings=tuple(warnings),
+    )
+
+
+def _audio_file(kind: str, path: Path, mime: str, duration_s: float, loudness) -> OutputFile:  # noqa: ANN001
+    return OutputFile(kind, str(path), mime, duration_s, loudness.integrated_lufs,
+                      loudness.true_peak_dbtp, loudness.loudness_range_lu)
+
+
+def _image_mime(path: Path) -> str:
+    return "image/png" if path.suffix.lower() == ".png" else "image/jpeg"

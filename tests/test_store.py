@@ -1,0 +1,56 @@
+"""The content-addressed media store and the database basics."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import text
+
+from library.db import open_database
+from library.store import MediaStore
+
+
+def test_put_names_files_by_hash_and_stores_once(tmp_path):
+    store = MediaStore(tmp_path / "media")
+    src = tmp_path / "a.MP3"
+    src.write_bytes(b"same bytes")
+    digest = hashlib.sha256(b"same bytes").hexdigest()
+    first = store.put(src)
+    assert first.store_path == f"{digest[:2]}/{digest}.mp3"
+    assert not src.exists()  # moved, not copied
+    again = tmp_path / "b.mp3"
+    again.write_bytes(b"same bytes")
+    second = store.put(again, move=False)
+    assert second == first and again.exists()
+    assert store.path(first.store_path).read_bytes() == b"same bytes"
+    assert not list((tmp_path / "media").rglob("*.part"))
+
+
+def test_store_refuses_paths_outside(tmp_path):
+    with pytest.raises(ValueError):
+        MediaStore(tmp_path / "media").path("../../etc/passwd")
+
+
+def test_database_is_migrated_and_in_wal_mode(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        tables = set(
+            conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars()
+        )
+    assert {"covenant", "covenant_version", "clause", "segment", "segment_file"} <= tables
+    open_database(db.url)  # a second open is a no-op
+
+
+def test_read_only_database_gets_a_clear_error(tmp_path):
+    from library.db import Database
+    from library.errors import DatabaseError
+
+    path = tmp_path / "k.db"
+    open_database(f"sqlite:///{path}").engine.dispose()
+    # SQLite's read-only mode refuses writes even to root, unlike file permissions.
+    db = Database(f"sqlite:///file:{path}?mode=ro&uri=true")
+    with pytest.raises(DatabaseError, match="read-only"), db.session() as session:
+        session.execute(text("CREATE TABLE x (a)"))
