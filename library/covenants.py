@@ -7,16 +7,18 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pypinyin import lazy_pinyin
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .covenant_parser import ParsedClause, ParsedCovenant, load_covenant
 from .db import Database
 from .errors import CovenantNotFound, LibraryError
 from .models import Clause, Covenant, CovenantVersion
 from .segments import copy_segments
+
+if TYPE_CHECKING:
+    from .covenant_parser import ParsedClause, ParsedCovenant
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class ImportResult:
 
 def slugify(text: str) -> str:
     """A URL-safe ASCII slug from Chinese or Latin text (榕溪村 → rongxicun)."""
+    from pypinyin import lazy_pinyin  # imported here: its dictionaries take a moment to load
+
     latin = "".join(lazy_pinyin(text, errors=lambda chars: list(chars)))
     slug = re.sub(r"[^a-z0-9]+", "-", latin.lower()).strip("-")
     return slug[:60] or "covenant"
@@ -121,6 +125,8 @@ def import_covenant(
     slug: str | None = None,
 ) -> ImportResult:
     """Import a covenant file; changed text becomes a new version, unchanged text is a no-op."""
+    from .covenant_parser import load_covenant  # the parser's imports are heavy; render needs none
+
     path = Path(path)
     parsed = load_covenant(path)
     village = (village or parsed.village or "").strip()
