@@ -1,0 +1,158 @@
+"""Benchmark: render_video against a moviepy baseline on the same 30 s, 8-cue, 720p clip.
+
+Prints each renderer's multiple of real time (media seconds / wall seconds) and their ratio.
+The narration is espeak-ng speech (tones if espeak-ng is missing), made here in code.
+
+    .venv/bin/python scripts/bench_render.py [--quick] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pydub import AudioSegment
+from pydub.generators import Sine
+from pypinyin import Style, lazy_pinyin
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from media_pipeline.errors import ToolMissing  # noqa: E402
+from media_pipeline.probe import duration_s, probe  # noqa: E402
+from media_pipeline.subtitles import Cue, build_cues  # noqa: E402
+from media_pipeline.tools import run  # noqa: E402
+from media_pipeline.video import TitleCard, render_video  # noqa: E402
+
+CLIP_MS = 30_000
+CHIME_MS = 2_000
+SIZE = (1280, 720)
+FONT_FILE = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+PHRASES = [
+    "第三条 消防安全",
+    "严禁在山林、田边野外用火，",
+    "不得乱扔烟头。",
+    "寨内禁止燃放孔明灯，",
+    "家中用火用电要有人看管。",
+    "发现火情立即鸣锣喊寨，",
+    "全寨村民都要出力扑救。",
+    "消防安全，人人有责！",
+]
+DONG = "Jiv sams tiul weex bens lix nyaoh jingv dogl xaih gaos maenl nyinc bens lix"
+TITLE = TitleCard("榕溪村", "榕溪村村规民约", "第三条", "消防安全", card_ms=CHIME_MS)
+
+
+def _speak(text: str, wav: Path) -> AudioSegment:
+    """One phrase as speech (espeak-ng's pinyin voice), or a tone of similar length."""
+    pinyin = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
+    try:
+        run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "210", "-w", str(wav), pinyin])
+    except ToolMissing:
+        return Sine(330).to_audio_segment(duration=len(text) * 220, volume=-18)
+    return AudioSegment.from_wav(wav)
+
+
+def make_clip(workdir: Path) -> tuple[Path, list[Cue]]:
+    """Chime, eight phrases with even pauses, silence to exactly 30 s; the cues that match."""
+    speech = [_speak(p, workdir / f"phrase{i}.wav") for i, p in enumerate(PHRASES)]
+    speech = [s.set_frame_rate(48000).set_channels(1) for s in speech]
+    spoken = sum(len(s) for s in speech)
+    pause = (CLIP_MS - CHIME_MS - spoken - 1_000) // len(speech)
+    if pause < 100:
+        raise SystemExit(f"speech too long for a {CLIP_MS / 1000:.0f} s clip: {spoken} ms")
+    clip = Sine(880).to_audio_segment(duration=CHIME_MS - 500, volume=-12).fade_out(1200)
+    clip = clip.set_frame_rate(48000).set_channels(1) + AudioSegment.silent(500, 48000)
+    timings = []
+    for segment in speech:
+        timings.append((len(clip), len(clip) + len(segment)))
+        clip += segment + AudioSegment.silent(pause, 48000)
+    clip += AudioSegment.silent(CLIP_MS - len(clip), 48000)
+    wav = workdir / "narration.wav"
+    clip[:CLIP_MS].export(wav, format="wav")
+    return wav, build_cues(PHRASES, timings, DONG)
+
+
+def bench_ours(wav: Path, cues: list[Cue], workdir: Path, repeats: int) -> tuple[float, float]:
+    """Best wall time of `repeats` renders, and the media seconds of one render."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = render_video(
+            wav, cues, TITLE, workdir / "ours.mp4", workdir / "ours.jpg", size=SIZE
+        )
+        best = min(best, time.perf_counter() - started)
+    media = duration_s(probe(result.path))
+    return media, best
+
+
+def bench_moviepy(wav: Path, cues: list[Cue], workdir: Path, seconds: float) -> tuple[float, float]:
+    """The usual moviepy way: ImageClip background, a TextClip per cue, CompositeVideoClip."""
+    import numpy as np
+    from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, TextClip
+
+    started = time.perf_counter()
+    w, h = SIZE
+    background = ImageClip(np.full((h, w, 3), (27, 33, 69), dtype=np.uint8)).with_duration(seconds)
+    texts = []
+    for cue in cues:
+        if cue.start_ms / 1000 >= seconds:
+            break
+        text = "\n".join([cue.dong, *cue.lines] if cue.dong else cue.lines)
+        # PIL opens face 0 of the .ttc (the JP face); its Han glyphs still cover the text.
+        clip = TextClip(
+            font=FONT_FILE,
+            text=text,
+            font_size=44,
+            color="white",
+            stroke_color="black",
+            stroke_width=2,
+            method="label",
+            text_align="center",
+        )
+        texts.append(
+            clip.with_start(cue.start_ms / 1000)
+            .with_end(min(cue.end_ms / 1000, seconds))
+            .with_position(("center", h - 80 - clip.h))
+        )
+    audio = AudioFileClip(str(wav)).subclipped(0, seconds)
+    video = CompositeVideoClip([background, *texts], size=SIZE).with_audio(audio)
+    out = workdir / "moviepy.mp4"
+    video.write_videofile(str(out), fps=25, codec="libx264", audio_codec="aac", logger=None)
+    return duration_s(probe(out)), time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both renderers and print their speeds."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one run of ours (not best of 3); moviepy renders only the first 10 s",
+    )
+    parser.add_argument("--keep", type=Path, help="render into this directory and keep the files")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="kuanyue-bench-") as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        wav, cues = make_clip(workdir)
+        print(f"clip: {CLIP_MS / 1000:.0f} s, {len(cues)} cues, {SIZE[0]}×{SIZE[1]}")
+        ours_media, ours_wall = bench_ours(wav, cues, workdir, 1 if args.quick else 3)
+        mp_media, mp_wall = bench_moviepy(
+            wav, cues, workdir, 10.0 if args.quick else CLIP_MS / 1000
+        )
+    ours_x, mp_x = ours_media / ours_wall, mp_media / mp_wall
+    print(
+        f"render_video : {ours_media:5.1f} s media in {ours_wall:6.2f} s wall = {ours_x:6.1f}× real time"
+    )
+    print(
+        f"moviepy      : {mp_media:5.1f} s media in {mp_wall:6.2f} s wall = {mp_x:6.2f}× real time"
+    )
+    print(f"ratio        : render_video is {ours_x / mp_x:.0f}× faster than moviepy")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
