@@ -62,7 +62,7 @@ def make_job(covenant: Covenant, clause: Clause, options: RenderOptions) -> Clau
         text_dong=clause.text_dong,
         village=covenant.village,
         covenant_title=covenant.title,
-        clause_label=f"第{clause.number}条",
+        clause_label=clause_heading(clause),
         topic=clause.topic,
         engine=options.engine,
         voice=options.voice,
@@ -74,6 +74,12 @@ def make_job(covenant: Covenant, clause: Clause, options: RenderOptions) -> Clau
         music_bed=options.music_bed,
         music_bed_sha256=bed_sha,
     )
+
+
+def clause_heading(clause: Clause) -> str:
+    """How the clause is announced and titled: its own 第…条 label, else 第N条."""
+    label = clause.label.strip().replace("條", "条")
+    return label if label.startswith("第") and label.endswith("条") else f"第{clause.number}条"
 
 
 def check_engine(options: RenderOptions, warn: Callable[[str], None]) -> RenderOptions:

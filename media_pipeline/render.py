@@ -11,14 +11,8 @@ from .loudness import video_audio_wav
 from .profiles import PROFILES
 from .speech import SynthesisCache, create_engine
 from .subtitles import build_cues, write_subtitles
-from .text import Phrase, split_phrases
+from .text import split_phrases
 from .video import TitleCard, render_video
-
-
-def clause_phrases(job: ClauseJob) -> list[Phrase]:
-    """The phrases narrated for a clause: its heading (第三条), then its text."""
-    heading = split_phrases(job.clause_label)
-    return [*heading, *split_phrases(job.text_zh)]
 
 
 def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutput:
@@ -33,7 +27,8 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
         on_fallback=warnings.append,
     )
     cache = SynthesisCache(cache_dir)
-    phrases = clause_phrases(job)
+    body = split_phrases(job.text_zh)
+    phrases = [*split_phrases(job.clause_label), *body]
     results = [cache.synthesize(engine, p.spoken) for p in phrases]
     narration = assemble_narration(
         [r.wav for r in results],
@@ -48,11 +43,13 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
         out = profile.apply(narration.wav, workdir / f"audio-{name}.{profile.extension}")
         files.append(_audio_file(f"audio-{name}", out.path, profile.mime, out.duration_s, out.loudness))
 
-    cues = build_cues(
-        [p.display for p in phrases],
-        [(t.start_ms, t.end_ms) for t in narration.phrases],
-        job.text_dong,
-    )
+    timings = [(t.start_ms, t.end_ms) for t in narration.phrases]
+    n_heading = len(phrases) - len(body)
+    # The Dong line belongs to the clause's text, not to its spoken heading (第三条).
+    cues = [
+        *build_cues([p.display for p in phrases[:n_heading]], timings[:n_heading]),
+        *build_cues([p.display for p in body], timings[n_heading:], job.text_dong),
+    ]
     srt, vtt, ass = workdir / "subtitles.srt", workdir / "subtitles.vtt", workdir / "subtitles.ass"
     write_subtitles(cues, srt, vtt, ass, size=VIDEO_SIZES["16x9"], font=job.font)
     files += [

@@ -39,7 +39,7 @@ def select_locale() -> str:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings from KUANYUE_* (or `test_config`), database migrated, blueprints."""
-    app = Flask(__name__)
+    app = Flask("web")
     test_config = dict(test_config or {})
     config: Config = test_config.pop("KUANYUE_CONFIG", None) or load_config()
     app.config.from_mapping(
