@@ -24,6 +24,7 @@ source to < 1 ms), so subtitle cue times made from the narration hold for every 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -209,7 +210,9 @@ def master(
     if not src.is_file():
         raise PipelineError(f"找不到音频文件：{src} / audio file not found: {src}")
     head = format_filters(sample_rate, channels)
-    source, _, rate = _measure(src, head)
+    # Every profile masters the same narration: measure it once (mono → mono and a change of
+    # sample rate leave integrated loudness and true peak as they are).
+    source, rate = _measure_source(src)
     _require_sound(source, src)
     working_rate = sample_rate or rate or 48000
     encoder = encoder_name(out, codec_args)
@@ -276,6 +279,18 @@ def _measure(path: Path, filters: Sequence[str] = ()) -> tuple[Loudness, float, 
         parse_out_time_s(proc.stdout.decode("utf-8", "replace")),
         parse_input_sample_rate(stderr),
     )
+
+
+def _measure_source(path: Path) -> tuple[Loudness, int | None]:
+    """Meter a source file, remembering the result while the file is unchanged."""
+    st = path.stat()
+    return _measure_source_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _measure_source_cached(path: str, _size: int, _mtime_ns: int) -> tuple[Loudness, int | None]:
+    loudness, _, rate = _measure(Path(path))
+    return loudness, rate
 
 
 def _require_sound(loudness: Loudness, src: Path) -> None:

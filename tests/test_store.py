@@ -54,3 +54,13 @@ def test_read_only_database_gets_a_clear_error(tmp_path):
     db = Database(f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(DatabaseError, match="read-only"), db.session() as session:
         session.execute(text("CREATE TABLE x (a)"))
+
+
+def test_schema_head_constant_matches_alembic():
+    from alembic.script import ScriptDirectory
+
+    from library.db import SCHEMA_HEAD, alembic_config
+
+    assert (
+        ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() == SCHEMA_HEAD
+    )
