@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import signal
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -96,6 +99,11 @@ def check_engine(options: RenderOptions, warn: Callable[[str], None]) -> RenderO
     )
     try:
         engine.check()
+        if options.engine == "gtts":
+            # Reaching Google is only known by trying: one short phrase, once per run, so an
+            # offline village machine does not wait for a timeout in every clause.
+            with tempfile.TemporaryDirectory() as tmp:
+                engine.synthesize("你好", Path(tmp) / "probe.wav")
     except EngineUnavailable as exc:
         if options.engine != "gtts":
             raise
@@ -128,7 +136,38 @@ def _run_job(job: ClauseJob, cache_dir: str, workdir: str) -> ClauseOutput:
     # Imported here so the parent process stays light when nothing needs rendering.
     from media_pipeline.render import render_clause
 
-    return render_clause(job, Path(cache_dir), Path(workdir))
+    try:
+        return render_clause(job, Path(cache_dir), Path(workdir))
+    except SystemExit:
+        if not _IN_WORKER:
+            raise
+        # Terminated by the parent: temporary files are gone by now (the stack has unwound);
+        # leave at once, or the pool's worker loop would take the next clause.
+        os._exit(1)
+
+
+_IN_WORKER = False
+
+
+def _worker_init() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
+    # Ctrl-C reaches the whole process group; the parent alone decides what to do with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Terminated workers unwind (removing their temporary files) instead of dying mid-write.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    if hasattr(pool, "terminate_workers"):  # Python ≥ 3.14
+        pool.terminate_workers()
+        return
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
 
 
 def _record(
@@ -263,25 +302,27 @@ def _execute(
                     result = exc
                 finish(clause_id, job, result)
             return
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-            pending: dict[Future[ClauseOutput], tuple[int, ClauseJob]] = {}
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init)
+        pending: dict[Future[ClauseOutput], tuple[int, ClauseJob]] = {}
+        try:
             for clause_id, job in todo:
                 scratch[job.key] = store.scratch_dir()
                 pending[pool.submit(_run_job, job, str(cache_dir), str(scratch[job.key]))] = (
                     clause_id,
                     job,
                 )
-            try:
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        clause_id, job = pending.pop(fut)
-                        exc = fut.exception()
-                        finish(clause_id, job, exc if exc is not None else fut.result())
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    clause_id, job = pending.pop(fut)
+                    exc = fut.exception()
+                    finish(clause_id, job, exc if exc is not None else fut.result())
+        except BaseException:
+            # Ctrl-C or a crash here: stop the workers now rather than after their clause.
+            _terminate_workers(pool)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     finally:
         for path in scratch.values():
             shutil.rmtree(path, ignore_errors=True)

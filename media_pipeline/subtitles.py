@@ -20,6 +20,7 @@ video renderer samples libass at exactly those instants.
 
 from __future__ import annotations
 
+import logging
 import math
 import unicodedata
 from collections.abc import Sequence
@@ -89,6 +90,8 @@ def ass_time(ms: int) -> int:
 @lru_cache(maxsize=4096)
 def _words(text: str) -> tuple[str, ...]:
     import jieba  # imported lazily: loading its dictionary takes about a second
+
+    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
 
     return tuple(jieba.lcut(text))
 

@@ -15,6 +15,7 @@ Spoken readings follow what a Mandarin announcer says:
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ def _load_vocabulary() -> None:
     # Both libraries keep one process-wide dictionary; these additions only fix readings
     # and word boundaries, so sharing them with other callers is harmless.
     load_phrases_dict(_PINYIN_OVERRIDES)
+    # jieba announces loading its dictionary on stderr; that is noise in a progress bar.
+    jieba.setLogLevel(logging.WARNING)
     for word in _JIEBA_WORDS:
         jieba.add_word(word)
 
