@@ -14,10 +14,14 @@ from media_pipeline.subtitles import Cue, build_cues
 from media_pipeline.tools import ffmpeg, run
 from media_pipeline.video import (
     FRAME_MS,
+    KEYFRAME_MAX_MS,
+    REPEAT_MS,
     TitleCard,
+    _setpts_expr,
     build_render_argv,
     frame_times,
     render_video,
+    repeat_times,
 )
 
 TITLE = TitleCard("榕溪村", "榕溪村村规民约", "第三条", "消防安全", card_ms=1500)
@@ -47,6 +51,49 @@ def test_frame_times(cues, card_ms, duration_ms, expected):
     assert all(b - a >= FRAME_MS for a, b in zip(times[1:], times[2:], strict=False))
 
 
+@pytest.mark.parametrize(
+    ("changes", "repeat_ms", "expected"),
+    [
+        pytest.param([0, 960], 250, [0, 240, 480, 720, 960], id="even-repeats"),
+        pytest.param([0, 1000, 1100, 1500], 250, [0, 250, 500, 750, 1000, 1100, 1300, 1500],
+                     id="uneven-gap-spread-evenly"),
+        pytest.param([0, 100, 140], 250, [0, 100, 140], id="short-gaps-no-repeats"),
+        pytest.param([0, 90], 40, [0, 45, 90], id="never-closer-than-a-frame"),
+        pytest.param([0, 2960], 10**6, [0, 2960], id="repeats-off"),
+    ],
+)  # fmt: skip
+def test_repeat_times(changes, repeat_ms, expected):
+    assert repeat_times(changes, repeat_ms) == expected
+
+
+def test_repeat_times_bounds_every_gap():
+    changes = frame_times(
+        [_cue(s, s + 700 + s % 900) for s in range(500, 60_000, 1700)], 1200, 61_000
+    )
+    times = repeat_times(changes)
+    assert set(changes) <= set(times) and times == sorted(times)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= FRAME_MS and max(gaps) <= REPEAT_MS
+
+
+@pytest.mark.slow
+def test_setpts_expr_gives_ffmpeg_the_repeat_times(tmp_path):
+    """ffmpeg itself evaluates the expression: every frame lands on repeat_times(), even for
+    hundreds of changes (a flat sum of one term per frame broke ffmpeg's parser at ~100)."""
+    changes = frame_times([_cue(s, s + 900) for s in range(300, 120_000, 1100)], 0, 121_000)
+    times = repeat_times(changes)
+    assert len(changes) > 200 and len(times) > 500
+    out = tmp_path / "pts.mkv"  # Matroska keeps millisecond timestamps
+    ffmpeg("-f", "lavfi", "-i", "color=s=16x16:r=25:d=0.04", "-vf",
+           f"loop={len(times) - 1}:1:0,settb=1/1000,setpts='{_setpts_expr(changes, REPEAT_MS)}'",
+           "-fps_mode", "passthrough", "-enc_time_base:v", "1:1000", "-c:v", "rawvideo",
+           str(out))  # fmt: skip
+    probed = run(["ffprobe", "-v", "error", "-show_entries", "packet=pts", "-of", "csv=p=0",
+                  str(out)])  # fmt: skip
+    pts = [int(p) for p in probed.stdout.decode().split()]
+    assert pts == times
+
+
 def test_frame_times_rejects_too_short_audio():
     with pytest.raises(PipelineError, match="/"):
         frame_times([], 0, FRAME_MS)
@@ -59,18 +106,18 @@ def test_build_render_argv_is_pure_and_complete():
         Path("/o/clip.mp4"),
         Path("/o/poster.jpg"),
         size=(720, 1280),
-        times=[0, 1500, 4000, 9960],
+        changes=[0, 1500, 4000, 9960],
     )
     assert argv == build_render_argv(
         Path("/a/narration.wav"), Path("/t/burn.ass"), Path("/o/clip.mp4"), Path("/o/poster.jpg"),
-        size=(720, 1280), times=[0, 1500, 4000, 9960],
+        size=(720, 1280), changes=[0, 1500, 4000, 9960],
     )  # fmt: skip
     assert argv[0] != "ffmpeg"  # tools.ffmpeg adds the program and its quiet flags
     graph = argv[argv.index("-filter_complex") + 1]
     assert "s=180x320" in argv[argv.index("-f") + 3]  # background computed at quarter size
     assert "scale=720:1280" in graph
-    assert "loop=loop=3" in graph
-    assert "setpts=1500*eq(N\\,1)+4000*eq(N\\,2)+9960*eq(N\\,3)" in graph
+    assert f"loop=loop={len(repeat_times([0, 1500, 4000, 9960])) - 1}" in graph
+    assert "setpts=between(N\\,0\\,5)*(trunc((N-0)*1500/6))+between(N\\,6\\,15)*" in graph
     assert "ass=/t/burn.ass" in graph
     assert "trim=end_frame=1" in graph
 
@@ -79,7 +126,10 @@ def test_build_render_argv_is_pure_and_complete():
 
     assert argv.index("/o/clip.mp4") < argv.index("/o/poster.jpg")
     assert opt("-c:v") == "libx264" and opt("-profile:v") == "high" and opt("-level:v") == "4.0"
-    assert opt("-g") == "1" and opt("-fps_mode") == "passthrough" and opt("-tune") == "stillimage"
+    assert opt("-force_key_frames") == "0.000,1.500,4.000,9.960" and opt("-forced-idr") == "1"
+    assert int(opt("-g")) * REPEAT_MS <= KEYFRAME_MAX_MS
+    assert opt("-fps_mode") == "passthrough" and opt("-tune") == "stillimage"
+    assert opt("-qp") == "20"  # constant QP: repeats of an unchanged picture are all skip blocks
     assert opt("-c:a") == "aac" and opt("-ar") == "48000" and opt("-b:a") == "96k"
     assert opt("-movflags") == "+faststart"
     assert opt("-q:v") == "2"  # JPEG poster quality
@@ -87,7 +137,7 @@ def test_build_render_argv_is_pure_and_complete():
 
 def test_build_render_argv_png_poster_has_no_jpeg_quality():
     argv = build_render_argv(Path("a.wav"), Path("b.ass"), Path("c.mp4"), Path("d.png"),
-                             size=(1280, 720), times=[0, 960])  # fmt: skip
+                             size=(1280, 720), changes=[0, 960])  # fmt: skip
     assert "-q:v" not in argv
 
 
@@ -152,15 +202,78 @@ def test_render_video_streams_and_duration(rendered):
 
 
 @pytest.mark.slow
-def test_render_video_is_faststart_and_all_keyframes(rendered):
+def test_render_video_is_faststart_with_keyframes_at_the_changes(rendered, clip):
     result, _ = rendered
     boxes = _top_level_boxes(result.path)
     assert boxes.index("moov") < boxes.index("mdat")
     packets = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-                   "packet=pts_time,flags", "-of", "csv=p=0", str(result.path)])  # fmt: skip
+                   "packet=pts,flags,size", "-of", "csv=p=0", str(result.path)])  # fmt: skip
     rows = [line.split(",") for line in packets.stdout.decode().split()]
-    assert rows and all("K" in flags for _, flags in rows)
-    assert float(rows[0][0]) == 0.0
+    pts = [int(p) for p, _, _ in rows]
+    keys = [int(p) for p, _, flags in rows if "K" in flags]
+    changes = frame_times(clip[1], TITLE.card_ms, 6500)
+    assert pts == repeat_times(changes)  # a frame at every change, repeats in between
+    assert set(changes) <= set(keys)  # every change is a keyframe (exact cue boundaries)
+    assert max(b - a for a, b in zip(keys, keys[1:], strict=False)) <= KEYFRAME_MAX_MS
+    repeats = [int(size) for p, size, flags in rows if "K" not in flags]
+    assert repeats and max(repeats) < 1_000  # repeats of an unchanged picture: skip blocks
+
+
+def _differs(a: Path, b: Path) -> float:
+    """Share of pixels whose colour differs clearly between two images of the same size."""
+    import numpy as np
+    from PIL import Image
+
+    pa, pb = (np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in (a, b))
+    return float((np.abs(pa - pb).max(axis=2) > 40).mean())
+
+
+def _mpv_frame(video: Path, t: float, out: Path) -> Path:
+    """The frame mpv shows after `--start` (a precise hr-seek, mpv's default for --start)."""
+    out.mkdir(parents=True)
+    run(["mpv", "--no-config", "--vo=image", "--vo-image-format=png", f"--vo-image-outdir={out}",
+         "--ao=null", f"--start={t}", "--frames=1", str(video)], timeout=60)  # fmt: skip
+    (png,) = out.glob("*.png")
+    return png
+
+
+def _ffmpeg_frame(video: Path, t: float, out: Path) -> Path:
+    """The frame ffmpeg decodes after an accurate input seek (`-ss` before `-i`)."""
+    ffmpeg("-ss", str(t), "-i", str(video), "-frames:v", "1", str(out))
+    return out
+
+
+SEEKERS = [
+    pytest.param(_ffmpeg_frame, id="ffmpeg"),
+    pytest.param(
+        _mpv_frame,
+        id="mpv",
+        marks=pytest.mark.skipif(shutil.which("mpv") is None, reason="mpv is not installed"),
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grab", SEEKERS)
+@pytest.mark.parametrize(
+    ("shown", "target", "following"),
+    [
+        pytest.param(0.0, 0.75, 1.5, id="title-card"),
+        pytest.param(2.4, 3.5, 4.7, id="middle-of-cue-2"),
+        pytest.param(4.9, 5.6, 6.3, id="middle-of-cue-3"),
+    ],
+)
+def test_precise_seek_shows_the_current_cue(rendered, tmp_path, grab, shown, target, following):
+    """A precise seek into a cue shows that cue's picture, not the next change's: the frame
+    at the cue's own start (a keyframe) and the frame at the following change are the
+    references, both grabbed the same way."""
+    result, _ = rendered
+    seeked = grab(result.path, target, tmp_path / "seeked.png")
+    current = grab(result.path, shown, tmp_path / "current.png")
+    following_png = grab(result.path, following, tmp_path / "following.png")
+    assert _differs(current, following_png) > 0.002  # the test can tell the two apart
+    assert _differs(seeked, current) < 0.0005
+    assert _differs(seeked, following_png) > 0.002
 
 
 @pytest.mark.slow
