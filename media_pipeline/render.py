@@ -41,7 +41,9 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
     for name in job.profiles:
         profile = PROFILES[name]
         out = profile.apply(narration.wav, workdir / f"audio-{name}.{profile.extension}")
-        files.append(_audio_file(f"audio-{name}", out.path, profile.mime, out.duration_s, out.loudness))
+        files.append(
+            _audio_file(f"audio-{name}", out.path, profile.mime, out.duration_s, out.loudness)
+        )
 
     timings = [(t.start_ms, t.end_ms) for t in narration.phrases]
     n_heading = len(phrases) - len(body)
@@ -61,13 +63,29 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
     if job.video_sizes:
         video_wav = workdir / "video-audio.wav"
         video_audio_wav(narration.wav, video_wav)
-        title = TitleCard(job.village, job.covenant_title, job.clause_label, job.topic,
-                          card_ms=narration.speech_start_ms)
+        title = TitleCard(
+            job.village,
+            job.covenant_title,
+            job.clause_label,
+            job.topic,
+            card_ms=narration.speech_start_ms,
+        )
         for fmt in job.video_sizes:
-            result = render_video(video_wav, cues, title, workdir / f"video-{fmt}.mp4",
-                                  workdir / f"poster-{fmt}.jpg", size=VIDEO_SIZES[fmt], font=job.font)
-            files.append(OutputFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s))
-            files.append(OutputFile(f"poster-{fmt}", str(result.poster), _image_mime(result.poster)))
+            result = render_video(
+                video_wav,
+                cues,
+                title,
+                workdir / f"video-{fmt}.mp4",
+                workdir / f"poster-{fmt}.jpg",
+                size=VIDEO_SIZES[fmt],
+                font=job.font,
+            )
+            files.append(
+                OutputFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s)
+            )
+            files.append(
+                OutputFile(f"poster-{fmt}", str(result.poster), _image_mime(result.poster))
+            )
 
     last = results[-1]
     return ClauseOutput(
@@ -83,8 +101,15 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
 
 
 def _audio_file(kind: str, path: Path, mime: str, duration_s: float, loudness) -> OutputFile:  # noqa: ANN001
-    return OutputFile(kind, str(path), mime, duration_s, loudness.integrated_lufs,
-                      loudness.true_peak_dbtp, loudness.loudness_range_lu)
+    return OutputFile(
+        kind,
+        str(path),
+        mime,
+        duration_s,
+        loudness.integrated_lufs,
+        loudness.true_peak_dbtp,
+        loudness.loudness_range_lu,
+    )
 
 
 def _image_mime(path: Path) -> str:

@@ -50,7 +50,9 @@ def run(
         stderr = (exc.stderr or b"").decode("utf-8", "replace")
         raise ToolFailed([argv[0], *args[1:]], -1, f"timed out after {timeout}s\n{stderr}") from exc
     if proc.returncode != 0:
-        raise ToolFailed([argv[0], *args[1:]], proc.returncode, proc.stderr.decode("utf-8", "replace"))
+        raise ToolFailed(
+            [argv[0], *args[1:]], proc.returncode, proc.stderr.decode("utf-8", "replace")
+        )
     return proc
 
 

@@ -25,13 +25,22 @@ def segments(db: Path) -> int:
 def test_ctrl_c_keeps_finished_clauses_and_resumes(tmp_path):
     kuanyue = str(Path(sys.executable).with_name("kuanyue"))
     env = {**os.environ, "KUANYUE_HOME": str(tmp_path / "home"), "KUANYUE_WORKERS": "2"}
-    subprocess.run([kuanyue, "covenant", "import", str(SAMPLE), "--slug", "rongxi"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [kuanyue, "covenant", "import", str(SAMPLE), "--slug", "rongxi"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     render = [kuanyue, "render", "--covenant", "rongxi", "--profile", "web", "--video", "none"]
     # A terminal's Ctrl-C sends SIGINT to the whole foreground process group.
-    proc = subprocess.Popen(render, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        render,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     db = tmp_path / "home" / "kuanyue.db"
     deadline = time.monotonic() + 120
     while segments(db) == 0 and time.monotonic() < deadline and proc.poll() is None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from library.errors import LibraryError
 
+from library.errors import LibraryError
 from library.settings import SETTINGS, SettingsError, load_config
 from media_pipeline.errors import PipelineError
 from media_pipeline.jobs import VIDEO_SIZES

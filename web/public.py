@@ -6,11 +6,11 @@ import re
 
 from flask import Blueprint, abort, current_app, render_template, send_file
 from flask_babel import lazy_gettext as _l
-from library.errors import CovenantNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from library.covenants import get_covenant
+from library.errors import CovenantNotFound
 from library.models import Clause, Covenant, CovenantVersion, Segment, SegmentFile
 
 bp = Blueprint("public", __name__)
