@@ -70,4 +70,4 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
 fi
 
 # Message catalogues are compiled here, not committed.
-.venv/bin/pybabel compile -q -f -d web/translations
+.venv/bin/pybabel compile -f -d web/translations >/dev/null
