@@ -14,27 +14,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from media_pipeline.errors import PipelineError
-from media_pipeline.jobs import ClauseJob, ClauseOutput
+from media_pipeline.jobs import ClauseJob, ClauseOutput, RenderOptions
 
 from .covenants import get_covenant
 from .db import Database
 from .models import Clause, Covenant, Segment, SegmentFile
 from .segments import clone_segment, find_segment_by_inputs
 from .store import MediaStore, sha256_file
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """What to render with; every field feeds the clause's input hash."""
-
-    engine: str = "espeak"
-    voice: str | None = None
-    piper_model: str | None = None
-    gtts_timeout: float = 10.0
-    profiles: tuple[str, ...] = ("loudspeaker", "web", "archive")
-    video_sizes: tuple[str, ...] = ("16x9", "9x16")
-    font: str = "Noto Sans CJK SC"
-    music_bed: str | None = None
 
 
 @dataclass
@@ -67,14 +53,7 @@ def make_job(covenant: Covenant, clause: Clause, options: RenderOptions) -> Clau
         covenant_title=covenant.title,
         clause_label=clause_heading(clause),
         topic=clause.topic,
-        engine=options.engine,
-        voice=options.voice,
-        piper_model=options.piper_model,
-        gtts_timeout=options.gtts_timeout,
-        profiles=tuple(options.profiles),
-        video_sizes=tuple(options.video_sizes),
-        font=options.font,
-        music_bed=options.music_bed,
+        options=options,
         music_bed_sha256=bed_sha,
     )
 

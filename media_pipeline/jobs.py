@@ -13,6 +13,21 @@ VIDEO_SIZES: dict[str, tuple[int, int]] = {"16x9": (1280, 720), "9x16": (720, 12
 
 
 @dataclass(frozen=True)
+class RenderOptions:
+    """How to render: engine, voice and outputs. Every field changes the output."""
+
+    engine: str = "espeak"
+    voice: str | None = None
+    piper_model: str | None = None
+    gtts_timeout: float = 10.0
+    profiles: tuple[str, ...] = ("loudspeaker", "web", "archive")
+    video_sizes: tuple[str, ...] = ("16x9", "9x16")
+    font: str = "Noto Sans CJK SC"
+    chime: bool = True
+    music_bed: str | None = None
+
+
+@dataclass(frozen=True)
 class ClauseJob:
     """Everything needed to render one clause, as plain values."""
 
@@ -24,22 +39,14 @@ class ClauseJob:
     covenant_title: str
     clause_label: str
     topic: str
-    engine: str = "espeak"
-    voice: str | None = None
-    piper_model: str | None = None
-    gtts_timeout: float = 10.0
-    profiles: tuple[str, ...] = ("loudspeaker", "web", "archive")
-    video_sizes: tuple[str, ...] = ("16x9", "9x16")
-    font: str = "Noto Sans CJK SC"
-    chime: bool = True
-    music_bed: str | None = None
+    options: RenderOptions = field(default_factory=RenderOptions)
     music_bed_sha256: str | None = None
 
     def inputs_hash(self) -> str:
         """SHA-256 of every input that changes the output (the clause key excluded)."""
         data = asdict(self)
         data.pop("key")
-        data.pop("music_bed")  # the bed's bytes count, not where it lies
+        data["options"].pop("music_bed")  # the bed's bytes count (its sha256), not where it lies
         data["pipeline"] = PIPELINE_VERSION
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()

@@ -18,12 +18,13 @@ from .video import TitleCard, render_video
 def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutput:
     """Render every output of one clause into `workdir` and describe them."""
     started = time.perf_counter()
+    options = job.options
     warnings: list[str] = []
     engine = create_engine(
-        job.engine,
-        job.voice,
-        piper_model=Path(job.piper_model) if job.piper_model else None,
-        gtts_timeout=job.gtts_timeout,
+        options.engine,
+        options.voice,
+        piper_model=Path(options.piper_model) if options.piper_model else None,
+        gtts_timeout=options.gtts_timeout,
         on_fallback=warnings.append,
     )
     cache = SynthesisCache(cache_dir)
@@ -34,11 +35,11 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
         [r.wav for r in results],
         [p.pause_after_ms for p in phrases],
         workdir / "narration.wav",
-        chime=job.chime,
-        music_bed=Path(job.music_bed) if job.music_bed else None,
+        chime=options.chime,
+        music_bed=Path(options.music_bed) if options.music_bed else None,
     )
     files: list[OutputFile] = []
-    for name in job.profiles:
+    for name in options.profiles:
         profile = PROFILES[name]
         out = profile.apply(narration.wav, workdir / f"audio-{name}.{profile.extension}")
         files.append(
@@ -53,14 +54,14 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
         *build_cues([p.display for p in body], timings[n_heading:], job.text_dong),
     ]
     srt, vtt, ass = workdir / "subtitles.srt", workdir / "subtitles.vtt", workdir / "subtitles.ass"
-    write_subtitles(cues, srt, vtt, ass, size=VIDEO_SIZES["16x9"], font=job.font)
+    write_subtitles(cues, srt, vtt, ass, size=VIDEO_SIZES["16x9"], font=options.font)
     files += [
         OutputFile("subtitles-srt", str(srt), "application/x-subrip"),
         OutputFile("subtitles-vtt", str(vtt), "text/vtt"),
         OutputFile("subtitles-ass", str(ass), "text/x-ssa"),
     ]
 
-    if job.video_sizes:
+    if options.video_sizes:
         video_wav = workdir / "video-audio.wav"
         video_audio_wav(narration.wav, video_wav)
         title = TitleCard(
@@ -70,7 +71,7 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
             job.topic,
             card_ms=narration.speech_start_ms,
         )
-        for fmt in job.video_sizes:
+        for fmt in options.video_sizes:
             result = render_video(
                 video_wav,
                 cues,
@@ -78,7 +79,7 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
                 workdir / f"video-{fmt}.mp4",
                 workdir / f"poster-{fmt}.jpg",
                 size=VIDEO_SIZES[fmt],
-                font=job.font,
+                font=options.font,
             )
             files.append(
                 OutputFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s)
