@@ -18,6 +18,7 @@ from media_pipeline.jobs import ClauseJob, ClauseOutput, RenderOptions
 
 from .covenants import get_covenant
 from .db import Database
+from .errors import LibraryError
 from .models import Clause, Covenant, Segment, SegmentFile
 from .segments import clone_segment, find_segment_by_inputs
 from .store import MediaStore, sha256_file
@@ -27,12 +28,10 @@ from .store import MediaStore, sha256_file
 class RenderReport:
     """What a render did, clause by clause."""
 
-    total: int = 0
     rendered: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
     synthesised: int = 0
     media_seconds: float = 0.0
     seconds: float = 0.0
@@ -206,8 +205,14 @@ def render_covenant(
     with db.session() as session:
         covenant = get_covenant(session, ref)
         version = covenant.current
-        clauses = [c for c in (version.clauses if version else []) if keys is None or c.key in keys]
-        report.total = len(clauses)
+        every = version.clauses if version else []
+        if keys and (unknown := keys - {c.key for c in every}):
+            raise LibraryError(
+                f"{covenant.slug} 没有条款 {', '.join(sorted(unknown))}；已有：{every[0].key} … {every[-1].key}"
+                f" / no clause {', '.join(sorted(unknown))} in {covenant.slug}"
+                f" (see kuanyue covenant show {covenant.slug})"
+            )
+        clauses = [c for c in every if keys is None or c.key in keys]
         jobs = [(c, make_job(covenant, c, options)) for c in clauses]
         if any(not _has_segment(c, j) for c, j in jobs):
             checked = check_engine(options, warn)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import PipelineError
 from .tools import INSTALL_HINTS, binary, run
@@ -93,6 +95,25 @@ def check_python_module(module: str, extra: str, required: bool = False) -> Chec
     return Check(module, True, "已安装 / installed", required=required)
 
 
+def check_gtts(timeout: float = 3.0) -> Check:
+    """gTTS can reach its online service (optional: renders fall back to espeak offline)."""
+    from .speech import create_engine
+
+    engine = create_engine("gtts", fallback=None, gtts_timeout=timeout)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            engine.synthesize("你好", Path(tmp) / "probe.wav")
+        except PipelineError as exc:
+            return Check(
+                "gtts",
+                False,
+                str(exc).splitlines()[0],
+                "离线时自动改用 espeak / offline renders fall back to espeak",
+                required=False,
+            )
+    return Check("gtts", True, "在线 / online", required=False)
+
+
 def run_checks(font: str = "Noto Sans CJK SC") -> list[Check]:
     """Every external piece: programs, ffmpeg features, the espeak voice, fonts, optional engines."""
     return [
@@ -103,4 +124,5 @@ def run_checks(font: str = "Noto Sans CJK SC") -> list[Check]:
         check_espeak_voice(),
         check_font(font),
         check_python_module("piper", "piper"),
+        check_gtts(),
     ]

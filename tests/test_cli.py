@@ -62,6 +62,20 @@ def test_bad_files_get_a_clear_message_not_a_traceback(runner, tmp_path, content
     assert "bad.txt" in result.output and message.lower() in result.output.lower()
 
 
+def test_unknown_clause_key_is_named(runner, tmp_path):
+    source = tmp_path / "yanjiao.txt"
+    source.write_text(SMALL_COVENANT, encoding="utf-8")
+    runner.invoke(main, ["covenant", "import", str(source)])
+    result = runner.invoke(
+        main, ["render", "--covenant", "yanjiaocun", "--clause", "yanjiaocun-09"]
+    )
+    assert (
+        result.exit_code == 1
+        and "yanjiaocun-09" in result.output
+        and "yanjiaocun-01" in result.output
+    )
+
+
 def test_unknown_covenant_and_engine(runner):
     result = runner.invoke(main, ["render", "--covenant", "nowhere"])
     assert result.exit_code == 1 and "nowhere" in result.output
