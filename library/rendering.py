@@ -63,10 +63,15 @@ def clause_heading(clause: Clause) -> str:
     return label if label.startswith("第") and label.endswith("条") else f"第{clause.number}条"
 
 
-def check_engine(options: RenderOptions, warn: Callable[[str], None]) -> RenderOptions:
-    """Fail early if the engine cannot run; an unreachable gTTS falls back to espeak, announced."""
-    from media_pipeline.errors import EngineUnavailable
+def preflight(options: RenderOptions, warn: Callable[[str], None]) -> RenderOptions:
+    """Fail early if the engine or font is missing; an unreachable gTTS falls back to espeak."""
+    from media_pipeline.checks import check_font
+    from media_pipeline.errors import EngineUnavailable, ToolMissing
     from media_pipeline.speech import create_engine
+
+    if options.video_sizes and not (font := check_font(options.font)).ok:
+        # libass would quietly fall back to another font, often without Chinese glyphs.
+        raise ToolMissing(options.font, f"{font.detail}; {font.hint}")
 
     engine = create_engine(
         options.engine,
@@ -215,7 +220,7 @@ def render_covenant(
         clauses = [c for c in every if keys is None or c.key in keys]
         jobs = [(c, make_job(covenant, c, options)) for c in clauses]
         if any(not _has_segment(c, j) for c, j in jobs):
-            checked = check_engine(options, warn)
+            checked = preflight(options, warn)
             if checked != options:
                 # The engine changed (gTTS unreachable): plan again with the fallback.
                 jobs = [(c, make_job(covenant, c, checked)) for c in clauses]

@@ -230,3 +230,21 @@ def test_gtts_without_network_falls_back_to_espeak(tmp_path):
     assert report.rendered == [f"{slug}-03"]
     assert any("espeak" in w for w in warnings)
     assert current_segments(db, slug)[f"{slug}-03"].engine == "espeak"
+
+
+def test_missing_subtitle_font_is_refused_before_rendering(tmp_path):
+    from media_pipeline.errors import ToolMissing
+
+    config, db, store = make_library(tmp_path)
+    source = tmp_path / "yanjiao.txt"
+    source.write_text(SMALL_COVENANT, encoding="utf-8")
+    slug = import_covenant(db, source).covenant.slug
+    with pytest.raises(ToolMissing, match="fonts-noto-cjk"):
+        render_covenant(
+            db,
+            store,
+            slug,
+            RenderOptions(font="No Such Font Family"),
+            cache_dir=config.cache_dir,
+            workers=1,
+        )
