@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -153,3 +153,283 @@ class SegmentFile(Base):
         return self.sha256 + (
             "." + self.store_path.rsplit(".", 1)[1] if "." in self.store_path else ""
         )
+
+
+# --- catalogue of recordings (Dong song and drama) ---------------------------------------------
+
+PROTOCOLS = ("public", "village", "restricted")
+ROLES = ("lead", "chorus", "musician", "actor", "recorder")
+TEXT_KINDS = ("lyrics", "transcript", "translation")
+CONSENT_SCOPES = ("archive", "stream", "broadcast")
+MEDIA_KINDS = ("original", "web", "loudspeaker", "waveform", "peaks", "poster")
+
+
+class Genre(Base):
+    """A genre from the editable controlled list (大歌 Kgal Laox, 琵琶歌, 侗戏 …)."""
+
+    __tablename__ = "genre"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_kmc: Mapped[str | None] = mapped_column(String(100))
+    discourse: Mapped[str] = mapped_column(String(20), default="song")  # song | drama | other
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Recording(Base):
+    """A performance: who sang or played it, where, when, and who may hear it."""
+
+    __tablename__ = "recording"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    genre_id: Mapped[int | None] = mapped_column(ForeignKey("genre.id", ondelete="SET NULL"))
+    discourse: Mapped[str] = mapped_column(String(20), default="song")
+    village: Mapped[str | None] = mapped_column(String(200), index=True)
+    township: Mapped[str | None] = mapped_column(String(200))
+    # A date known to the year, the month or the day; the unknown parts stay NULL.
+    date_year: Mapped[int | None]
+    date_month: Mapped[int | None]
+    date_day: Mapped[int | None]
+    occasion: Mapped[str | None] = mapped_column(String(300))
+    language: Mapped[str] = mapped_column(String(35), default="kmc")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    protocol: Mapped[str] = mapped_column(String(20), default="village", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    genre: Mapped[Genre | None] = relationship()
+    texts: Mapped[list[RecordingText]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan"
+    )
+    performers: Mapped[list[RecordingPerformer]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan"
+    )
+    files: Mapped[list[MediaFile]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan"
+    )
+    tracks: Mapped[list[TextTrack]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan"
+    )
+    spans: Mapped[list[ClauseSpan]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan"
+    )
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan"
+    )
+    stewards: Mapped[list[Steward]] = relationship(
+        back_populates="recording", cascade="all, delete-orphan"
+    )
+
+
+class RecordingText(Base):
+    """A language-tagged title or description of a recording (zh-Hans, kmc-Latn, doc-Latn)."""
+
+    __tablename__ = "recording_text"
+    __table_args__ = (UniqueConstraint("recording_id", "field", "lang"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(20))  # title | description
+    lang: Mapped[str] = mapped_column(String(35))
+    value: Mapped[str] = mapped_column(Text)
+
+    recording: Mapped[Recording] = relationship(back_populates="texts")
+
+
+class Performer(Base):
+    """A singer, musician, actor or the person who recorded."""
+
+    __tablename__ = "performer"
+    __table_args__ = (UniqueConstraint("name", "village"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    name_kmc: Mapped[str | None] = mapped_column(String(200))
+    village: Mapped[str | None] = mapped_column(String(200))
+
+
+class RecordingPerformer(Base):
+    """A performer's role in one recording."""
+
+    __tablename__ = "recording_performer"
+    __table_args__ = (UniqueConstraint("recording_id", "performer_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    performer_id: Mapped[int] = mapped_column(ForeignKey("performer.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))  # lead | chorus | musician | actor | recorder
+
+    recording: Mapped[Recording] = relationship(back_populates="performers")
+    performer: Mapped[Performer] = relationship()
+
+
+class MediaFile(Base):
+    """A file of a recording: the original (never modified) or a derived copy, stored by hash."""
+
+    __tablename__ = "media_file"
+    __table_args__ = (UniqueConstraint("recording_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(
+        String(20)
+    )  # original | web | loudspeaker | waveform | peaks | poster
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    store_path: Mapped[str] = mapped_column(String(200))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    original_name: Mapped[str | None] = mapped_column(String(500))
+    container: Mapped[str | None] = mapped_column(String(100))
+    duration_s: Mapped[float | None]
+    reencoded: Mapped[bool | None]
+    integrated_lufs: Mapped[float | None]
+    loudness_range_lu: Mapped[float | None]
+    true_peak_dbtp: Mapped[float | None]
+    leading_silence_s: Mapped[float | None]
+    trailing_silence_s: Mapped[float | None]
+    fingerprint: Mapped[str | None] = mapped_column(Text)  # Chromaprint raw values, comma-separated
+    probe: Mapped[dict | None] = mapped_column(JSON)  # raw ffprobe output
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    recording: Mapped[Recording] = relationship(back_populates="files")
+    streams: Mapped[list[MediaStream]] = relationship(
+        back_populates="media_file", order_by="MediaStream.index", cascade="all, delete-orphan"
+    )
+
+
+class MediaStream(Base):
+    """One audio or video stream of a media file (real columns to filter on)."""
+
+    __tablename__ = "media_stream"
+    __table_args__ = (UniqueConstraint("media_file_id", "index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_file_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"))
+    index: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(10))  # audio | video
+    codec: Mapped[str] = mapped_column(String(40))
+    sample_rate: Mapped[int | None]
+    channels: Mapped[int | None]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    fps: Mapped[float | None]
+
+    media_file: Mapped[MediaFile] = relationship(back_populates="streams")
+
+
+class TextTrack(Base):
+    """Lyrics, a transcript or a translation, plain or time-synced, with its own protocol."""
+
+    __tablename__ = "text_track"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # lyrics | transcript | translation
+    lang: Mapped[str] = mapped_column(String(35))
+    format: Mapped[str] = mapped_column(String(10))  # plain | lrc | vtt
+    protocol: Mapped[str] = mapped_column(String(20), default="village")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    recording: Mapped[Recording] = relationship(back_populates="tracks")
+    lines: Mapped[list[TextLine]] = relationship(
+        back_populates="track", order_by="TextLine.position", cascade="all, delete-orphan"
+    )
+
+
+class TextLine(Base):
+    """A line of a text track, with its time span when the source is time-synced."""
+
+    __tablename__ = "text_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("text_track.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    start_s: Mapped[float | None]
+    end_s: Mapped[float | None]
+    voice: Mapped[str | None] = mapped_column(String(20))  # lead | chorus
+    text: Mapped[str] = mapped_column(Text)
+
+    track: Mapped[TextTrack] = relationship(back_populates="lines")
+
+
+class ClauseSpan(Base):
+    """A time-coded span of a recording linked to the covenant clause it teaches."""
+
+    __tablename__ = "clause_span"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    clause_key: Mapped[str] = mapped_column(String(100), index=True)
+    start_s: Mapped[float]
+    end_s: Mapped[float]
+    relation: Mapped[str] = mapped_column(String(20), default="teaches")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    recording: Mapped[Recording] = relationship(back_populates="spans")
+
+
+class Consent(Base):
+    """A person's consent to a use of a recording, with evidence; withdrawable."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    person: Mapped[str] = mapped_column(String(200))
+    given_on: Mapped[str | None] = mapped_column(String(10))  # ISO date
+    scope: Mapped[str] = mapped_column(String(20))  # archive | stream | broadcast
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64))
+    evidence_path: Mapped[str | None] = mapped_column(String(200))
+    withdrawn_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    recording: Mapped[Recording] = relationship(back_populates="consents")
+
+
+class Steward(Base):
+    """A named person who may see a restricted recording."""
+
+    __tablename__ = "steward"
+    __table_args__ = (UniqueConstraint("recording_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+
+    recording: Mapped[Recording] = relationship(back_populates="stewards")
+
+
+class ScannedFile(Base):
+    """What a scan decided about a file on disk, so the next scan can skip it unchanged."""
+
+    __tablename__ = "scanned_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    size: Mapped[int]
+    mtime_ns: Mapped[int]
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # added | duplicate | refused
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recording_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recording.id", ondelete="SET NULL")
+    )
+    scanned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NearDuplicate(Base):
+    """Two originals that sound like the same take; a person decides, nothing is deleted."""
+
+    __tablename__ = "near_duplicate"
+    __table_args__ = (UniqueConstraint("file_a_id", "file_b_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_a_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"))
+    file_b_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"))
+    similarity: Mapped[float]
+    decision: Mapped[str] = mapped_column(
+        String(20), default="pending"
+    )  # pending | same | different
+    decided_at: Mapped[datetime | None]
