@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import functools
-import os
-import shutil
-import signal
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +16,7 @@ from .covenants import get_covenant
 from .db import Database
 from .errors import LibraryError
 from .models import Clause, Covenant, Segment, SegmentFile
+from .parallel import run_items
 from .segments import clone_segment, find_segment_by_inputs
 from .store import MediaStore, sha256_file
 
@@ -115,42 +112,11 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _run_job(job: ClauseJob, cache_dir: str, workdir: str) -> ClauseOutput:
+def _render(cache_dir: str, item: tuple[int, ClauseJob], scratch: Path) -> ClauseOutput:
     # Imported here so the parent process stays light when nothing needs rendering.
     from media_pipeline.render import render_clause
 
-    try:
-        return render_clause(job, Path(cache_dir), Path(workdir))
-    except SystemExit:
-        if not _IN_WORKER:
-            raise
-        # Terminated by the parent: temporary files are gone by now (the stack has unwound);
-        # leave at once, or the pool's worker loop would take the next clause.
-        os._exit(1)
-
-
-_IN_WORKER = False
-
-
-def _worker_init() -> None:
-    global _IN_WORKER
-    _IN_WORKER = True
-    # Ctrl-C reaches the whole process group; the parent alone decides what to do with it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Terminated workers unwind (removing their temporary files) instead of dying mid-write.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-
-
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _terminate_workers(pool: ProcessPoolExecutor) -> None:
-    if hasattr(pool, "terminate_workers"):  # Python ≥ 3.14
-        pool.terminate_workers()
-        return
-    for process in list(getattr(pool, "_processes", {}).values()):
-        process.terminate()
+    return render_clause(item[1], Path(cache_dir), scratch)
 
 
 def _record(
@@ -253,65 +219,23 @@ def _execute(
     progress: Progress | None,
     warn: Callable[[str], None],
 ) -> None:
-    if not todo:
-        return
-    scratch: dict[str, Path] = {}
-
-    def finish(clause_id: int, job: ClauseJob, result: ClauseOutput | BaseException) -> None:
-        try:
-            if isinstance(result, PipelineError):
-                report.failed.append((job.key, str(result)))
-                warn(f"{job.key}: {result}")
-                status = "failed"
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                _record(db, store, clause_id, job.inputs_hash(), result)
-                report.rendered.append(job.key)
-                report.synthesised += result.synthesised
-                report.media_seconds += result.duration_s
-                for w in result.warnings:
-                    warn(f"{job.key}: {w}")
-                status = "rendered"
-        finally:
-            shutil.rmtree(scratch.pop(job.key), ignore_errors=True)
+    def finish(item: tuple[int, ClauseJob], result: ClauseOutput | PipelineError) -> None:
+        clause_id, job = item
+        if isinstance(result, PipelineError):
+            report.failed.append((job.key, str(result)))
+            warn(f"{job.key}: {result}")
+            status = "failed"
+        else:
+            _record(db, store, clause_id, job.inputs_hash(), result)
+            report.rendered.append(job.key)
+            report.synthesised += result.synthesised
+            report.media_seconds += result.duration_s
+            for w in result.warnings:
+                warn(f"{job.key}: {w}")
+            status = "rendered"
         if progress:
             progress(job.key, status)
 
-    try:
-        if workers <= 1 or len(todo) == 1:
-            # In-process: what tests use, and no pool start-up cost for one clause.
-            for clause_id, job in todo:
-                scratch[job.key] = store.scratch_dir()
-                try:
-                    result: ClauseOutput | BaseException = _run_job(
-                        job, str(cache_dir), str(scratch[job.key])
-                    )
-                except PipelineError as exc:
-                    result = exc
-                finish(clause_id, job, result)
-            return
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_worker_init)
-        pending: dict[Future[ClauseOutput], tuple[int, ClauseJob]] = {}
-        try:
-            for clause_id, job in todo:
-                scratch[job.key] = store.scratch_dir()
-                pending[pool.submit(_run_job, job, str(cache_dir), str(scratch[job.key]))] = (
-                    clause_id,
-                    job,
-                )
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    clause_id, job = pending.pop(fut)
-                    exc = fut.exception()
-                    finish(clause_id, job, exc if exc is not None else fut.result())
-        except BaseException:
-            # Ctrl-C or a crash here: stop the workers now rather than after their clause.
-            _terminate_workers(pool)
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-    finally:
-        for path in scratch.values():
-            shutil.rmtree(path, ignore_errors=True)
+    run_items(
+        todo, functools.partial(_render, str(cache_dir)), finish, store=store, workers=workers
+    )
