@@ -36,6 +36,8 @@ def run_items(
     rename its files into the store, and is removed after `finish`. On Ctrl-C or a crash the
     workers are stopped at once and every scratch folder is removed.
     """
+    if not items:
+        return
     scratch: dict[int, Path] = {}
 
     def done(index: int, result: R | PipelineError) -> None:

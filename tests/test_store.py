@@ -76,5 +76,25 @@ def test_models_match_the_migrations(tmp_path):
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     # The full-text index is SQLite's own virtual table, made by hand in the migration.
-    diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name.startswith("recording_fts"))]
+    diff = [
+        d for d in diff if not (d[0] == "remove_table" and d[1].name.startswith("recording_fts"))
+    ]
     assert diff == []
+
+
+def test_pipeline_errors_survive_the_trip_from_a_worker_process():
+    import pickle
+
+    from media_pipeline.errors import MediaError, ToolFailed, ToolMissing
+
+    for error in (
+        MediaError("/x.mp3", "corrupt", "cut short"),
+        ToolFailed(["ffmpeg", "-i"], 1, "boom"),
+        ToolMissing("ffmpeg", "apt-get install ffmpeg"),
+    ):
+        again = pickle.loads(pickle.dumps(error))
+        assert (
+            type(again) is type(error)
+            and str(again) == str(error)
+            and again.__dict__ == error.__dict__
+        )

@@ -398,5 +398,8 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     waitress.serve(app, host=host, port=port, threads=8, ident="kuanyue")
 
 
+# Sub-command groups in their own modules; imported last so they can decorate `main`.
+from . import catalogue_cli  # noqa: E402, F401
+
 if __name__ == "__main__":  # pragma: no cover
     main()

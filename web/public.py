@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, current_app, render_template, send_file
+from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from library.access import Viewer, can_see_track, visible_recordings
 from library.covenants import get_covenant
 from library.errors import CovenantNotFound
-from library.models import Clause, Covenant, CovenantVersion, Segment, SegmentFile
+from library.models import (
+    Clause,
+    Covenant,
+    CovenantVersion,
+    MediaFile,
+    Recording,
+    RecordingPerformer,
+    Segment,
+    SegmentFile,
+    TextTrack,
+)
 
 bp = Blueprint("public", __name__)
 
@@ -29,6 +40,76 @@ DOWNLOADS = (
 
 def _db():
     return current_app.extensions["kuanyue.db"]
+
+
+# Originals stay in the archive; pages stream the derived copies and show the pictures.
+PUBLIC_KINDS = ("web", "waveform", "peaks", "poster")
+
+
+def viewer() -> Viewer:
+    """Who is asking. Pages have no sign-in yet, so every visitor is the public."""
+    return Viewer.PUBLIC
+
+
+@bp.get("/recordings")
+def recordings():  # noqa: ANN201 - Flask view
+    """Recordings the visitor may see, with a search box."""
+    from library.search import search
+
+    query = request.args.get("q", "").strip()
+    with _db().session() as session:
+        hits = search(session, query, viewer(), limit=200)
+        by_id = {
+            r.id: r
+            for r in session.scalars(
+                select(Recording)
+                .where(Recording.id.in_([h.recording_id for h in hits]))
+                .options(
+                    selectinload(Recording.texts),
+                    selectinload(Recording.genre),
+                    selectinload(Recording.files),
+                )
+            )
+        }
+        items = [(h, by_id[h.recording_id]) for h in hits if h.recording_id in by_id]
+        return render_template("recordings.html", items=items, query=query)
+
+
+@bp.get("/recordings/<int:recording_id>")
+def recording(recording_id: int):  # noqa: ANN201 - Flask view
+    """One recording: player with waveform, lyrics side by side, linked clauses."""
+    who = viewer()
+    with _db().session() as session:
+        rec = session.scalar(
+            select(Recording)
+            .where(Recording.id == recording_id, visible_recordings(who))
+            .options(
+                selectinload(Recording.texts),
+                selectinload(Recording.genre),
+                selectinload(Recording.files),
+                selectinload(Recording.performers).selectinload(RecordingPerformer.performer),
+                selectinload(Recording.tracks).selectinload(TextTrack.lines),
+                selectinload(Recording.spans),
+                selectinload(Recording.stewards),
+            )
+        )
+        if rec is None:
+            abort(404)  # not "forbidden": a hidden recording does not exist for this visitor
+        tracks = [t for t in rec.tracks if can_see_track(who, t)]
+        files = {f.kind: f for f in rec.files if f.kind in PUBLIC_KINDS}
+        keys = [s.clause_key for s in rec.spans]
+        clauses = {
+            c.key: c
+            for c in session.scalars(
+                select(Clause)
+                .join(CovenantVersion)
+                .join(Covenant)
+                .where(Clause.key.in_(keys), Covenant.published)
+            )
+        }
+        return render_template(
+            "recording.html", rec=rec, tracks=tracks, files=files, clauses=clauses
+        )
 
 
 @bp.get("/")
@@ -75,12 +156,12 @@ _MEDIA_NAME = re.compile(r"^([0-9a-f]{64})(\.[a-z0-9]{1,5})?$")
 
 @bp.get("/media/<name>")
 def media(name: str):  # noqa: ANN201 - Flask view
-    """A stored file by content hash, with HTTP range requests; only files of published covenants."""
+    """A stored file by content hash, with HTTP range requests, if the visitor may have it."""
     match = _MEDIA_NAME.match(name)
     if not match:
         abort(404)
     with _db().session() as session:
-        # The access rule of this issue: published covenants are public, nothing else is served.
+        # Published covenants are public; recordings' files pass the one access filter.
         row = session.scalar(
             select(SegmentFile)
             .join(Segment)
@@ -88,6 +169,15 @@ def media(name: str):  # noqa: ANN201 - Flask view
             .join(CovenantVersion)
             .join(Covenant)
             .where(SegmentFile.sha256 == match.group(1), Covenant.published)
+            .limit(1)
+        ) or session.scalar(
+            select(MediaFile)
+            .join(Recording)
+            .where(
+                MediaFile.sha256 == match.group(1),
+                MediaFile.kind.in_(PUBLIC_KINDS),
+                visible_recordings(viewer()),
+            )
             .limit(1)
         )
     if row is None:

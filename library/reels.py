@@ -1,0 +1,166 @@
+"""Teaching reels: a clause's narrated card followed by the recording span that sings it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .access import Viewer, can_see_track, visible_recordings
+from .errors import LibraryError
+from .models import Clause, ClauseSpan, CovenantVersion, Recording, Segment, TextTrack
+from .store import MediaStore
+
+
+@dataclass(frozen=True)
+class ReelPlan:
+    """Everything needed to compose a reel, as plain values."""
+
+    clause_key: str
+    recording_id: int
+    card: Path
+    source: Path
+    is_video: bool
+    still: Path | None
+    start_s: float
+    end_s: float
+    lyrics: tuple[tuple[float, float, str | None, str | None], ...]  # (start, end, zh, dong)
+
+
+def _card(session: Session, store: MediaStore, clause_key: str) -> Path:
+    clause = session.scalar(
+        select(Clause)
+        .join(CovenantVersion)
+        .where(Clause.key == clause_key)
+        .order_by(CovenantVersion.number.desc())
+        .limit(1)
+        .options(selectinload(Clause.segments).selectinload(Segment.files))
+    )
+    if clause is None:
+        raise LibraryError(
+            f"找不到条款 {clause_key!r} / no clause {clause_key!r} (see kuanyue covenant show)"
+        )
+    video = next(
+        (s.file("video-16x9") for s in reversed(clause.segments) if s.file("video-16x9")), None
+    )
+    if video is None:
+        slug = clause_key.rsplit("-", 1)[0]
+        raise LibraryError(
+            f"条款 {clause_key} 还没有视频，请先运行 kuanyue render --covenant {slug} / "
+            f"clause {clause_key} has no video yet: run kuanyue render --covenant {slug}"
+        )
+    return store.path(video.store_path)
+
+
+def _lyrics(viewer: Viewer, tracks: list[TextTrack], start: float, end: float) -> tuple:
+    """Timed lines inside [start, end] from the tracks the viewer may read, Dong paired with Chinese."""
+    timed = [
+        t
+        for t in tracks
+        if can_see_track(viewer, t) and any(ln.start_s is not None for ln in t.lines)
+    ]
+    dong_tracks = [t for t in timed if t.lang != "zh-Hans"]
+    zh_tracks = [t for t in timed if t.lang == "zh-Hans"]
+    base = (dong_tracks or zh_tracks)[:1]
+    if not base:
+        return ()
+    other = zh_tracks[:1] if dong_tracks else []
+    out = []
+    for line in base[0].lines:
+        if line.start_s is None:
+            continue
+        line_end = line.end_s if line.end_s is not None else line.start_s + 4.0
+        if line_end <= start or line.start_s >= end:
+            continue
+        zh = None
+        if other:
+            # The Chinese line that overlaps this Dong line the most.
+            best = max(
+                other[0].lines, default=None, key=lambda z: _overlap(z, line.start_s, line_end)
+            )
+            zh = (
+                best.text
+                if best is not None and _overlap(best, line.start_s, line_end) > 0
+                else None
+            )
+        dong, zh = (line.text, zh) if dong_tracks else (None, line.text)
+        out.append((max(line.start_s, start), min(line_end, end), zh, dong))
+    return tuple(out)
+
+
+def _overlap(line, start: float, end: float) -> float:  # noqa: ANN001
+    if line.start_s is None:
+        return 0.0
+    line_end = line.end_s if line.end_s is not None else line.start_s + 4.0
+    return max(0.0, min(end, line_end) - max(start, line.start_s))
+
+
+def plan_reel(
+    session: Session,
+    store: MediaStore,
+    clause_key: str,
+    viewer: Viewer,
+    recording_id: int | None = None,
+) -> ReelPlan:
+    """Choose the span (visible to `viewer`) that teaches the clause, and gather its parts."""
+    card = _card(session, store, clause_key)
+    query = (
+        select(ClauseSpan)
+        .join(Recording)
+        .where(ClauseSpan.clause_key == clause_key, visible_recordings(viewer))
+        .order_by(ClauseSpan.relation != "teaches", ClauseSpan.id)
+        .options(
+            selectinload(ClauseSpan.recording).selectinload(Recording.files),
+            selectinload(ClauseSpan.recording)
+            .selectinload(Recording.tracks)
+            .selectinload(TextTrack.lines),
+            selectinload(ClauseSpan.recording).selectinload(Recording.stewards),
+        )
+    )
+    if recording_id is not None:
+        query = query.where(ClauseSpan.recording_id == recording_id)
+    span = session.scalars(query).first()
+    if span is None:
+        raise LibraryError(
+            f"没有可用的录音片段与条款 {clause_key} 关联 / no recording span you may use is linked to "
+            f"{clause_key}: kuanyue catalogue link ID --clause {clause_key} --from MM:SS --to MM:SS"
+        )
+    recording = span.recording
+    files = {f.kind: f for f in recording.files}
+    original = files["original"]
+    # The web copy plays everywhere and is already conformed; the original is the fallback.
+    source = files.get("web", original)
+    is_video = source.mime.startswith("video/")
+    still = files.get("poster") or files.get("waveform")
+    return ReelPlan(
+        clause_key=clause_key,
+        recording_id=recording.id,
+        card=card,
+        source=store.path(source.store_path),
+        is_video=is_video,
+        still=store.path(still.store_path) if still and not is_video else None,
+        start_s=span.start_s,
+        end_s=span.end_s,
+        lyrics=_lyrics(viewer, recording.tracks, span.start_s, span.end_s),
+    )
+
+
+def make_clause_reel(
+    plan: ReelPlan, out_dir: Path, *, font: str = "Noto Sans CJK SC"
+) -> tuple[Path, Path]:
+    """Compose the planned reel into `out_dir`: an MP4 for screens and an MP3 for loudspeakers."""
+    from media_pipeline.reel import Excerpt, LyricLine, make_reel
+
+    out_dir = Path(out_dir)
+    stem = f"reel-{plan.clause_key}-{plan.recording_id}"
+    result = make_reel(
+        plan.card,
+        Excerpt(plan.source, plan.start_s, plan.end_s, plan.is_video, plan.still),
+        [LyricLine(*line) for line in plan.lyrics],
+        out_dir / f"{stem}.mp4",
+        out_dir / f"{stem}.mp3",
+        font=font,
+    )
+    return result.video, result.audio

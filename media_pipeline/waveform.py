@@ -1,0 +1,123 @@
+"""Waveform of a recording: peaks JSON (audiowaveform v2 format) and a PNG, from one decode.
+
+The audio is decoded once to 8 kHz mono 16-bit PCM on ffmpeg's stdout (an hour is 58 MB);
+the drawing and the peaks come from those samples with numpy. 8 kHz keeps everything a
+waveform can show at 1,000–2,000 columns, and decoding at that rate is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import MediaError, ToolFailed
+from .files import atomic_output
+from .probe import media_url
+from .tools import ffmpeg
+
+PCM_RATE = 8000
+# Indigo (#4f46e5) bars on a transparent background read on light and dark pages alike.
+COLOUR = (79, 70, 229, 255)
+# ffmpeg filters that turn any audio into what `samples_from_pcm` reads.
+PCM_FILTERS = f"aformat=channel_layouts=mono,aresample={PCM_RATE},aformat=sample_fmts=s16"
+
+
+def pcm_argv(path: Path) -> list[str]:
+    """ffmpeg arguments that decode path's first audio stream to PCM_RATE mono s16le on stdout."""
+    return [
+        "-nostats", "-vn", "-sn", "-dn", "-i", media_url(path), "-map", "0:a:0",
+        "-af", PCM_FILTERS, "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1",
+    ]  # fmt: skip
+
+
+def samples_from_pcm(pcm: bytes) -> np.ndarray:
+    """Float samples in [-1, 1) from little-endian 16-bit PCM."""
+    return np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768
+
+
+def min_max(samples: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-bucket minimum and maximum of `samples`, and the samples per bucket.
+
+    Buckets hold an equal whole number of samples (audiowaveform's samples_per_pixel), the
+    last one padded with zeros; so there are at most `buckets` of them.
+    """
+    per = max(1, math.ceil(len(samples) / max(1, buckets)))
+    count = max(1, math.ceil(len(samples) / per))
+    padded = np.zeros(count * per, dtype=np.float32)
+    padded[: len(samples)] = samples
+    grid = padded.reshape(count, per)
+    return grid.min(axis=1), grid.max(axis=1), per
+
+
+def peaks_document(samples: np.ndarray, peaks: int, sample_rate: int = PCM_RATE) -> dict:
+    """The audiowaveform v2 JSON (8-bit) that wavesurfer.js and peaks.js load."""
+    low, high, per = min_max(samples, peaks)
+    pairs = np.empty(2 * len(low), dtype=np.int64)
+    pairs[0::2] = np.clip(np.floor(low * 128), -128, 127)
+    pairs[1::2] = np.clip(np.ceil(high * 128), -128, 127)
+    return {
+        "version": 2,
+        "channels": 1,
+        "sample_rate": sample_rate,
+        "samples_per_pixel": per,
+        "bits": 8,
+        "length": len(low),
+        "data": pairs.tolist(),
+    }
+
+
+def draw(samples: np.ndarray, width: int, height: int) -> Image.Image:
+    """Bars centred on the middle line, one per column, as tall as that column's peak."""
+    low, high, _ = min_max(samples, width)
+    peak = np.zeros(width, dtype=np.float32)
+    peak[: len(low)] = np.maximum(np.abs(low), np.abs(high))
+    middle = (height - 1) / 2
+    # At least one pixel, so silence still shows as a line.
+    half = np.maximum(np.minimum(peak, 1.0) * height / 2, 0.5)
+    rows = np.arange(height, dtype=np.float32)[:, None]
+    mask = np.abs(rows - middle) <= half[None, :]
+    pixels = np.zeros((height, width, 4), dtype=np.uint8)
+    pixels[mask] = COLOUR
+    return Image.fromarray(pixels)  # (h, w, 4) uint8 → RGBA
+
+
+def write_waveform(
+    samples: np.ndarray, png: Path, peaks_json: Path, *, width: int, height: int, peaks: int
+) -> None:
+    """Write the PNG and the peaks JSON of `samples` (PCM_RATE mono), each atomically."""
+    with atomic_output(png) as tmp:
+        draw(samples, width, height).save(tmp, format="PNG", optimize=False)
+    with atomic_output(peaks_json) as tmp:
+        tmp.write_text(json.dumps(peaks_document(samples, peaks), separators=(",", ":")))
+
+
+def waveform(
+    path: Path,
+    png: Path,
+    peaks_json: Path,
+    *,
+    width: int = 1200,
+    height: int = 160,
+    peaks: int = 1000,
+) -> None:
+    """Draw path's waveform to `png` and write its peaks to `peaks_json` (one ffmpeg decode)."""
+    path = Path(path)
+    try:
+        pcm = ffmpeg(*pcm_argv(path)).stdout
+    except ToolFailed as exc:
+        raise decode_error(path, exc) from None
+    write_waveform(
+        samples_from_pcm(pcm), Path(png), Path(peaks_json), width=width, height=height, peaks=peaks
+    )
+
+
+def decode_error(path: Path, exc: ToolFailed) -> MediaError:
+    """The MediaError for a failed decode of `path` (no audio stream, or broken data)."""
+    if "matches no streams" in exc.stderr:
+        return MediaError(path, "not-media", "没有音频流 / no audio stream")
+    lines = exc.stderr.strip().splitlines()
+    return MediaError(path, "corrupt", lines[-1] if lines else f"exit {exc.returncode}")
