@@ -80,6 +80,7 @@ def catalogue() -> None:
 
 _MARK = {
     "added": ("+", "green"),
+    "updated": ("~", "green"),
     "unchanged": ("=", None),
     "duplicate": ("≡", "cyan"),
     "refused": ("×", "red"),
@@ -484,3 +485,18 @@ def reel(
     )
     video, audio = make_clause_reel(plan, output, font=state.config.subtitle_font)
     click.echo(f"屏幕 / screens: {video}\n大喇叭 / loudspeakers: {audio}")
+
+
+@catalogue.command("import-sheet")
+@click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+@friendly_errors
+def import_sheet(state: State, sheet: Path) -> None:
+    """按清单导入（CSV，每行一个文件，路径相对于清单）/ import a manifest: CSV, one row per file."""
+    from library.manifest import import_sheet as run
+
+    report = run(state.db, state.store, sheet, progress=lambda line: click.echo(_format_line(line)))
+    click.echo(
+        f"完成 / done: 新增 added {report.count('added')}，更新 updated {report.count('updated')}，"
+        f"拒绝 refused {report.count('refused')}"
+    )
