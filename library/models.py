@@ -13,6 +13,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class StoredFile:
+    """A row naming a file in the content-addressed media store."""
+
+    sha256: Mapped[str]
+    store_path: Mapped[str]
+
+    @property
+    def public_name(self) -> str:
+        """The file's name in URLs: its hash plus extension."""
+        suffix = self.store_path.rsplit(".", 1)[1] if "." in self.store_path else ""
+        return f"{self.sha256}.{suffix}" if suffix else self.sha256
+
+
 class Base(DeclarativeBase):
     """Declarative base with constraint names Alembic can refer to."""
 
@@ -127,7 +140,7 @@ class Segment(Base):
         return next((f for f in self.files if f.kind == kind), None)
 
 
-class SegmentFile(Base):
+class SegmentFile(StoredFile, Base):
     """One file of a segment, stored content-addressed in the media store."""
 
     __tablename__ = "segment_file"
@@ -146,13 +159,6 @@ class SegmentFile(Base):
     loudness_range_lu: Mapped[float | None]
 
     segment: Mapped[Segment] = relationship(back_populates="files")
-
-    @property
-    def public_name(self) -> str:
-        """The file's name in URLs: its hash plus extension."""
-        return self.sha256 + (
-            "." + self.store_path.rsplit(".", 1)[1] if "." in self.store_path else ""
-        )
 
 
 # --- catalogue of recordings (Dong song and drama) ---------------------------------------------
@@ -265,7 +271,7 @@ class RecordingPerformer(Base):
     performer: Mapped[Performer] = relationship()
 
 
-class MediaFile(Base):
+class MediaFile(StoredFile, Base):
     """A file of a recording: the original (never modified) or a derived copy, stored by hash."""
 
     __tablename__ = "media_file"

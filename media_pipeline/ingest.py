@@ -75,7 +75,7 @@ def analyse_recording(src: Path, workdir: Path, *, derive: bool = True) -> Recor
         raise MediaError(src, "not-media", "没有音轨，无法编目 / no audio stream to catalogue")
     png, peaks = workdir / "waveform.png", workdir / "peaks.json"
     # One decode gives loudness, silence and the waveform.
-    loudness, silence = analyse_and_waveform(src, png, peaks, info.duration_s)
+    loudness, silence = analyse_and_waveform(src, png, peaks, info.audio_duration_s)
     produced = [
         ProducedFile("waveform", str(png), "image/png"),
         ProducedFile("peaks", str(peaks), "application/json"),

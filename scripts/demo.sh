@@ -9,4 +9,6 @@ SAMPLE=library/samples/rongxi-covenant.yaml
 $K doctor
 $K covenant import "$SAMPLE" --slug rongxi
 $K render --covenant rongxi
+# A few GENERATED recordings (labelled as such), catalogued with lyrics, a clause link, consent.
+.venv/bin/python scripts/demo_catalogue.py --clause rongxi-01
 exec $K serve

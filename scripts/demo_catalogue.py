@@ -55,6 +55,11 @@ def melody_graph(repeats: int) -> str:
     return f"aevalsrc='0.3*({'+'.join(terms)})':s=44100:d={t:.2f}"
 
 
+def lyrics_file(folder: Path) -> Path:
+    """The demo song's lyrics, kept beside (not inside) the scanned folder."""
+    return folder.with_name(folder.name + "-lyrics") / "防火歌（生成）.lrc"
+
+
 def make_media(folder: Path) -> None:
     """Write the demo recordings into `folder` (skipping those already there)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,8 +103,9 @@ def make_media(folder: Path) -> None:
             "128k",
             f"file:{drinking}",
         )
-    lyrics = folder / "防火歌（生成）.lrc"
+    lyrics = lyrics_file(folder)
     if not lyrics.exists():
+        lyrics.parent.mkdir(parents=True, exist_ok=True)
         step = BEAT_S * 18  # one pass of the tune
         lyrics.write_text(
             "\n".join(
