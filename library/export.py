@@ -7,12 +7,12 @@ import io
 import json
 from typing import Any
 
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from .access import Viewer, broadcastable, can_see_track, query_recordings
 from .errors import LibraryError
-from .models import Recording, RecordingPerformer
-from .recordings import format_date
+from .models import Recording
+from .recordings import LOAD_ALL, format_date
 
 COLUMNS = (
     "id", "title_zh", "title_kmc", "title_doc", "genre", "discourse", "village", "township", "date",
@@ -40,17 +40,7 @@ def parse_viewer(spec: str) -> Viewer:
 def export_rows(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
     """One dict per recording the viewer may see, with only the text tracks it may read."""
     recordings = session.scalars(
-        query_recordings(viewer)
-        .order_by(Recording.id)
-        .options(
-            selectinload(Recording.texts),
-            selectinload(Recording.performers).selectinload(RecordingPerformer.performer),
-            selectinload(Recording.files),
-            selectinload(Recording.tracks),
-            selectinload(Recording.spans),
-            selectinload(Recording.consents),
-            selectinload(Recording.genre),
-        )
+        query_recordings(viewer).order_by(Recording.id).options(*LOAD_ALL)
     ).all()
     rows = []
     for r in recordings:

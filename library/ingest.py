@@ -86,7 +86,11 @@ Progress = Callable[[ReportLine], None]
 
 
 def walk_media(folder: Path) -> Iterator[Path]:
-    """Every non-hidden file below `folder`, following symlinks but never round a loop."""
+    """Every non-hidden file below `folder`, following symlinks but never round a loop.
+
+    A symlink to its own folder or one above it (`ln -s .. loop`) is yielded itself, for the
+    scan to report, and not followed: following it would walk out of `folder`.
+    """
     seen: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         st = os.stat(root)
@@ -94,7 +98,14 @@ def walk_media(folder: Path) -> Iterator[Path]:
             dirs[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        here = Path(os.path.realpath(root))
+        keep = []
+        for name in sorted(d for d in dirs if not d.startswith(".")):
+            if here.is_relative_to(os.path.realpath(os.path.join(root, name))):
+                yield Path(root) / name
+            else:
+                keep.append(name)
+        dirs[:] = keep
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(root) / name
@@ -288,6 +299,9 @@ def scan_folder(
         )
     changed: list[tuple[Path, os.stat_result]] = []
     for path in walk_media(folder):
+        if path.is_dir():
+            note(ReportLine(str(path), "refused", "符号链接循环，未跟随 / symlink loop, not followed"))
+            continue
         resolved = path.absolute()
         try:
             st = resolved.stat()

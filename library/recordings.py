@@ -22,6 +22,7 @@ from .models import (
     RecordingPerformer,
     RecordingText,
     Steward,
+    TextTrack,
     utcnow,
 )
 
@@ -101,21 +102,23 @@ def find_genre(session: Session, ref: str) -> Genre:
     return genre
 
 
+# Everything a recording carries, loaded in a few queries rather than one per attribute.
+LOAD_ALL = (
+    selectinload(Recording.texts),
+    selectinload(Recording.performers).selectinload(RecordingPerformer.performer),
+    selectinload(Recording.files),
+    selectinload(Recording.tracks).selectinload(TextTrack.lines),
+    selectinload(Recording.spans),
+    selectinload(Recording.consents),
+    selectinload(Recording.stewards),
+    selectinload(Recording.genre),
+)
+
+
 def get_recording(session: Session, recording_id: int) -> Recording:
     """A recording with everything it carries, or a clear error."""
     recording = session.scalar(
-        select(Recording)
-        .where(Recording.id == recording_id)
-        .options(
-            selectinload(Recording.texts),
-            selectinload(Recording.performers).selectinload(RecordingPerformer.performer),
-            selectinload(Recording.files),
-            selectinload(Recording.tracks),
-            selectinload(Recording.spans),
-            selectinload(Recording.consents),
-            selectinload(Recording.stewards),
-            selectinload(Recording.genre),
-        )
+        select(Recording).where(Recording.id == recording_id).options(*LOAD_ALL)
     )
     if recording is None:
         raise LibraryError(f"找不到录音 {recording_id} / no recording {recording_id}")

@@ -18,11 +18,10 @@ from library.models import (
     CovenantVersion,
     MediaFile,
     Recording,
-    RecordingPerformer,
     Segment,
     SegmentFile,
-    TextTrack,
 )
+from library.recordings import LOAD_ALL
 
 bp = Blueprint("public", __name__)
 
@@ -83,15 +82,7 @@ def recording(recording_id: int):  # noqa: ANN201 - Flask view
         rec = session.scalar(
             select(Recording)
             .where(Recording.id == recording_id, visible_recordings(who))
-            .options(
-                selectinload(Recording.texts),
-                selectinload(Recording.genre),
-                selectinload(Recording.files),
-                selectinload(Recording.performers).selectinload(RecordingPerformer.performer),
-                selectinload(Recording.tracks).selectinload(TextTrack.lines),
-                selectinload(Recording.spans),
-                selectinload(Recording.stewards),
-            )
+            .options(*LOAD_ALL)
         )
         if rec is None:
             abort(404)  # not "forbidden": a hidden recording does not exist for this visitor
