@@ -300,7 +300,11 @@ def scan_folder(
     changed: list[tuple[Path, os.stat_result]] = []
     for path in walk_media(folder):
         if path.is_dir():
-            note(ReportLine(str(path), "refused", "符号链接循环，未跟随 / symlink loop, not followed"))
+            note(
+                ReportLine(
+                    str(path), "refused", "符号链接循环，未跟随 / symlink loop, not followed"
+                )
+            )
             continue
         resolved = path.absolute()
         try:

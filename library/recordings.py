@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .errors import LibraryError
@@ -271,3 +271,20 @@ def parse_timecode(text: str) -> float:
     for value in values:
         seconds = seconds * 60 + value
     return seconds
+
+
+def save_genre(
+    session: Session, key: str, name_zh: str, name_kmc: str | None = None, discourse: str = "song"
+) -> Genre:
+    """Add a genre to the controlled list, or rename an existing one (by key)."""
+    if not re.fullmatch(r"[a-z0-9-]{2,40}", key):
+        raise LibraryError(
+            f"曲种代码只能用小写字母、数字和 - / genre key must be lower-case letters, digits, '-': {key!r}"
+        )
+    genre = session.scalar(select(Genre).where(Genre.key == key))
+    if genre is None:
+        position = (session.scalar(select(func.max(Genre.position))) or 0) + 1
+        genre = Genre(key=key, position=position)
+        session.add(genre)
+    genre.name_zh, genre.name_kmc, genre.discourse = name_zh, name_kmc, discourse
+    return genre

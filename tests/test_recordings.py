@@ -162,3 +162,16 @@ def test_links_need_a_real_clause_and_a_span_inside_the_recording(db, tmp_path):
             link_clause(session, recording, "yanjiaocun-01", 100, 200)
         with pytest.raises(LibraryError, match="invalid"):
             link_clause(session, recording, "yanjiaocun-01", 30, 20)
+
+
+def test_the_genre_list_can_grow_and_be_renamed(db):
+    from library.recordings import find_genre, save_genre
+
+    with db.session() as session:
+        save_genre(session, "new-genre", "新曲种")
+        assert find_genre(session, "新曲种").key == "new-genre"
+        save_genre(session, "new-genre", "改名曲种", "Dong name", "drama")
+        genre = find_genre(session, "new-genre")
+        assert (genre.name_zh, genre.name_kmc, genre.discourse) == ("改名曲种", "Dong name", "drama")
+        with pytest.raises(LibraryError, match="genre key"):
+            save_genre(session, "Bad Key", "坏")

@@ -500,3 +500,28 @@ def import_sheet(state: State, sheet: Path) -> None:
         f"完成 / done: 新增 added {report.count('added')}，更新 updated {report.count('updated')}，"
         f"拒绝 refused {report.count('refused')}"
     )
+
+
+@catalogue.command()
+@click.option("--add", "key", help="新增或修改的曲种代码 / key of a genre to add or rename")
+@click.option("--zh", "name_zh", help="中文名 / Chinese name")
+@click.option("--kam", "name_kmc", help="侗文名 / Dong name (kmc-Latn)")
+@click.option("--discourse", type=click.Choice(["song", "drama", "other"]), default="song")
+@click.pass_obj
+@friendly_errors
+def genres(
+    state: State, key: str | None, name_zh: str | None, name_kmc: str | None, discourse: str
+) -> None:
+    """曲种列表（可增改）/ the controlled list of genres (add or rename with --add)."""
+    from sqlalchemy import select
+
+    from library.models import Genre
+    from library.recordings import save_genre
+
+    with state.db.session() as session:
+        if key:
+            if not name_zh:
+                raise click.UsageError("需要 --zh / --zh is required with --add")
+            save_genre(session, key, name_zh, name_kmc, discourse)
+        for g in session.scalars(select(Genre).order_by(Genre.position)):
+            click.echo(f"{g.key}\t{g.name_zh}\t{g.name_kmc or ''}\t{g.discourse}")
