@@ -14,6 +14,7 @@ from library.covenants import get_covenant
 from library.errors import CovenantNotFound
 from library.models import (
     Clause,
+    ClauseSpan,
     Covenant,
     CovenantVersion,
     MediaFile,
@@ -22,6 +23,7 @@ from library.models import (
     SegmentFile,
 )
 from library.recordings import LOAD_ALL
+from library.recordings import title as recording_title
 
 bp = Blueprint("public", __name__)
 
@@ -137,8 +139,25 @@ def covenant(slug: str):  # noqa: ANN201 - Flask view
             if version
             else []
         )
+        # The recordings that sing each clause, as far as this visitor may see them.
+        sung: dict[str, list[tuple[ClauseSpan, str]]] = {}
+        spans = session.scalars(
+            select(ClauseSpan)
+            .join(Recording)
+            .where(
+                ClauseSpan.clause_key.in_([c.key for c in clauses]), visible_recordings(viewer())
+            )
+            .options(selectinload(ClauseSpan.recording).selectinload(Recording.texts))
+        )
+        for span in spans:
+            sung.setdefault(span.clause_key, []).append((span, recording_title(span.recording)))
         return render_template(
-            "covenant.html", covenant=cov, version=version, clauses=clauses, downloads=DOWNLOADS
+            "covenant.html",
+            covenant=cov,
+            version=version,
+            clauses=clauses,
+            downloads=DOWNLOADS,
+            sung=sung,
         )
 
 
