@@ -178,16 +178,17 @@ def _record(
     report: ScanReport,
 ) -> Recording:  # noqa: ANN001
     """Store the original (copied, never moved or modified) and its copies; add the rows."""
+    recording = Recording()
+    session.add(recording)
+    if not meta.titles:
+        meta.titles = {"zh-Hans": path.stem}
+    # Metadata first: a bad date or genre must not leave the original in the store without a row.
+    apply_meta(session, recording, meta)
     original = store.put(path, move=False)
     if original.sha256 != sha:
         raise LibraryError(
             f"{path}: 文件在导入过程中被修改 / the file changed while it was being imported"
         )
-    recording = Recording()
-    session.add(recording)
-    if not meta.titles:
-        meta.titles = {"zh-Hans": path.stem}
-    apply_meta(session, recording, meta)
     orig = _media_file(
         "original",
         original,
@@ -416,6 +417,10 @@ def add_file(
     st = path.stat()
     sha = sha256_file(path)
     with db.session() as session:
+        # Check the metadata before minutes of analysis: a typo in a date fails at once.
+        with session.begin_nested() as trial:
+            apply_meta(session, Recording(), meta)
+            trial.rollback()
         existing = session.scalar(
             select(MediaFile.recording_id).where(
                 MediaFile.kind == "original", MediaFile.sha256 == sha

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MediaError
+from .errors import MediaError, PipelineError, ToolMissing
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,13 @@ def analyse_recording(src: Path, workdir: Path, *, derive: bool = True) -> Recor
             produced.append(
                 ProducedFile(kind, str(copy.path), copy.mime, copy.duration_s, copy.reencoded)
             )
-    prints = fingerprint(src)
+    try:
+        prints = fingerprint(src).values
+    except ToolMissing:
+        raise
+    except PipelineError:
+        # Too short (under about 3 s) to fingerprint: still a recording, only never compared.
+        prints = ()
     return RecordingAnalysis(
         source=str(src),
         container=info.container,
@@ -106,7 +112,7 @@ def analyse_recording(src: Path, workdir: Path, *, derive: bool = True) -> Recor
         true_peak_dbtp=loudness.true_peak_dbtp,
         leading_silence_s=silence.leading_s,
         trailing_silence_s=silence.trailing_s,
-        fingerprint=tuple(prints.values),
+        fingerprint=tuple(prints),
         produced=tuple(produced),
         seconds=time.perf_counter() - started,
     )

@@ -172,6 +172,10 @@ def test_the_genre_list_can_grow_and_be_renamed(db):
         assert find_genre(session, "新曲种").key == "new-genre"
         save_genre(session, "new-genre", "改名曲种", "Dong name", "drama")
         genre = find_genre(session, "new-genre")
-        assert (genre.name_zh, genre.name_kmc, genre.discourse) == ("改名曲种", "Dong name", "drama")
+        assert (genre.name_zh, genre.name_kmc, genre.discourse) == (
+            "改名曲种",
+            "Dong name",
+            "drama",
+        )
         with pytest.raises(LibraryError, match="genre key"):
             save_genre(session, "Bad Key", "坏")

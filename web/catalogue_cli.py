@@ -112,7 +112,9 @@ def scan(state: State, folder: Path, workers: int | None, quiet: bool, **values)
     def progress(line) -> None:  # noqa: ANN001
         bar.update(1)
         if not quiet or line.status == "refused":
-            tqdm.write(_format_line(line))
+            # click.echo drops the colours when the report goes to a file or a pipe.
+            with bar.external_write_mode():
+                click.echo(_format_line(line))
 
     try:
         report = scan_folder(
