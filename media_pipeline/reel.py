@@ -36,6 +36,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -374,6 +375,9 @@ def make_reel(
         )
 
         with contextlib.ExitStack() as clips:
+            # moviepy warns when its reader pads the last frame; that is expected here.
+            clips.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", message=".*bytes wanted but 0 bytes read.*")
             # Matroska rounds the end up by a few ms; the known lengths keep moviepy from
             # asking for a frame past the last one and make the reel's length exact.
             span = excerpt.end_s - excerpt.start_s
