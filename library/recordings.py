@@ -17,6 +17,7 @@ from .models import (
     ClauseSpan,
     Consent,
     Genre,
+    NearDuplicate,
     Performer,
     Recording,
     RecordingPerformer,
@@ -288,3 +289,25 @@ def save_genre(
         session.add(genre)
     genre.name_zh, genre.name_kmc, genre.discourse = name_zh, name_kmc, discourse
     return genre
+
+
+def near_duplicates(session: Session, *, pending_only: bool = True) -> list[NearDuplicate]:
+    """Pairs of originals that sound like the same take, for a person to decide."""
+    query = select(NearDuplicate).order_by(NearDuplicate.id)
+    if pending_only:
+        query = query.where(NearDuplicate.decision == "pending")
+    return list(session.scalars(query))
+
+
+def decide_near_duplicate(session: Session, pair_id: int, decision: str) -> NearDuplicate:
+    """Record a person's decision on a pair: "same" take or "different"; nothing is deleted."""
+    if decision not in ("same", "different", "pending"):
+        raise LibraryError(
+            f"决定只能是 same 或 different / decision must be same or different: {decision!r}"
+        )
+    pair = session.get(NearDuplicate, pair_id)
+    if pair is None:
+        raise LibraryError(f"找不到疑似重复 {pair_id} / no near-duplicate pair {pair_id}")
+    pair.decision = decision
+    pair.decided_at = None if decision == "pending" else utcnow()
+    return pair

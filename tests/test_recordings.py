@@ -179,3 +179,22 @@ def test_the_genre_list_can_grow_and_be_renamed(db):
         )
         with pytest.raises(LibraryError, match="genre key"):
             save_genre(session, "Bad Key", "坏")
+
+
+def test_near_duplicates_wait_for_a_person_and_nothing_is_deleted(db):
+    from library.models import NearDuplicate
+    from library.recordings import decide_near_duplicate, near_duplicates
+
+    with db.session() as session:
+        a, b = make_recording(session), make_recording(session)
+        session.add(NearDuplicate(file_a_id=a.files[0].id, file_b_id=b.files[0].id, similarity=0.9))
+        session.flush()
+        (pair,) = near_duplicates(session)
+        decide_near_duplicate(session, pair.id, "same")
+        assert (
+            near_duplicates(session) == []
+            and near_duplicates(session, pending_only=False)[0].decision == "same"
+        )
+        assert session.get(Recording, a.id) and session.get(Recording, b.id)
+        with pytest.raises(LibraryError, match="same or different"):
+            decide_near_duplicate(session, pair.id, "merge")

@@ -527,3 +527,29 @@ def genres(
             save_genre(session, key, name_zh, name_kmc, discourse)
         for g in session.scalars(select(Genre).order_by(Genre.position)):
             click.echo(f"{g.key}\t{g.name_zh}\t{g.name_kmc or ''}\t{g.discourse}")
+
+
+@catalogue.command()
+@click.option("--decide", "pair_id", type=int, help="对这一对作出决定 / decide on this pair")
+@click.argument("decision", required=False, type=click.Choice(["same", "different", "pending"]))
+@click.option("--all", "show_all", is_flag=True, help="也列出已决定的 / list decided pairs too")
+@click.pass_obj
+@friendly_errors
+def duplicates(state: State, pair_id: int | None, decision: str | None, show_all: bool) -> None:
+    """疑似同一录音（指纹相近），由人决定，不会删除 / possible same takes, for a person to decide; nothing is deleted."""
+    from library.models import MediaFile
+    from library.recordings import decide_near_duplicate, near_duplicates, title
+
+    with state.db.session() as session:
+        if pair_id is not None:
+            if decision is None:
+                raise click.UsageError(
+                    "需要 same 或 different / say same or different: --decide ID same"
+                )
+            decide_near_duplicate(session, pair_id, decision)
+        for pair in near_duplicates(session, pending_only=not show_all):
+            a, b = session.get(MediaFile, pair.file_a_id), session.get(MediaFile, pair.file_b_id)
+            click.echo(
+                f"{pair.id}\t#{a.recording_id} {title(a.recording)} ~ #{b.recording_id} {title(b.recording)}"
+                f"\t{pair.similarity:.0%}\t{pair.decision}"
+            )
