@@ -234,7 +234,7 @@ def test_piper_missing_model_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "zh_CN-nobody-medium.onnx"
     with pytest.raises(EngineUnavailable, match=str(missing)):
         create_engine("piper", piper_model=missing)
-    with pytest.raises(SpeechError, match="piper_model"):
+    with pytest.raises(SpeechError, match="--piper-model"):
         create_engine("piper")
 
 

@@ -90,7 +90,7 @@ def _create_piper(voice: str | None, model: Path | None, speed: int | None) -> P
     if model is None:
         raise SpeechError(
             "Piper 需要语音模型文件 / the piper engine needs a voice model:"
-            " pass piper_model=…/voice.onnx (with voice.onnx.json beside it)"
+            " give the .onnx file (kuanyue render --piper-model FILE, or KUANYUE_PIPER_MODEL), with its .onnx.json beside it"
         )
     engine = PiperEngine(model, speed=speed)
     if voice and voice not in (engine.voice, str(model)):
