@@ -28,6 +28,7 @@ from .errors import LibraryError
 from .models import MediaFile, MediaStream, NearDuplicate, Recording, ScannedFile, utcnow
 from .parallel import run_items
 from .recordings import RecordingMeta, apply_meta
+from .search import index_recording
 from .store import MediaStore, sha256_file
 
 MIME = {
@@ -235,16 +236,8 @@ def _record(
         session.add(NearDuplicate(file_a_id=other_file, file_b_id=orig.id, similarity=score))
         report.near_duplicates.append((other_recording, recording.id, score))
     finder.add(orig.id, recording.id, analysis)
-    _index(session, recording.id)
+    index_recording(session, recording.id)
     return recording
-
-
-def _index(session, recording_id: int) -> None:  # noqa: ANN001
-    try:
-        from .search import index_recording
-    except ImportError:  # the search module arrives with the search work of this issue
-        return
-    index_recording(session, recording_id)
 
 
 def _remember(

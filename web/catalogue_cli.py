@@ -174,20 +174,13 @@ def add(state: State, file: Path, **values) -> None:  # noqa: ANN003
 def edit(state: State, recording_id: int, **values) -> None:  # noqa: ANN003
     """修改录音信息 / edit a recording's metadata."""
     from library.recordings import apply_meta, get_recording
+    from library.search import index_recording
 
     with state.db.session() as session:
         recording = get_recording(session, recording_id)
         apply_meta(session, recording, build_meta(values))
-        _reindex(session, recording_id)
+        index_recording(session, recording_id)
     click.echo(f"已保存 / saved #{recording_id}")
-
-
-def _reindex(session, recording_id: int) -> None:  # noqa: ANN001
-    try:
-        from library.search import index_recording
-    except ImportError:
-        return
-    index_recording(session, recording_id)
 
 
 @catalogue.command()
@@ -437,6 +430,7 @@ def lyrics(
     """歌词、记录与译文（LRC、WebVTT、SRT 或纯文本）/ lyrics, transcripts, translations (LRC, WebVTT, SRT, plain)."""
     from library.lyrics import add_track
     from library.recordings import get_recording
+    from library.search import index_recording
 
     with state.db.session() as session:
         recording = get_recording(session, recording_id)
@@ -445,7 +439,7 @@ def lyrics(
                 raise click.UsageError("需要文件 / a FILE is required: lyrics ID add FILE")
             track = add_track(recording, file, kind=kind, lang=lang, protocol=protocol)
             session.flush()
-            _reindex(session, recording_id)
+            index_recording(session, recording_id)
             click.echo(
                 f"已添加 / added {track.kind} [{track.lang}, {track.format}]: {len(track.lines)} 行 lines"
             )
