@@ -50,7 +50,3 @@ def find_segment_by_inputs(session: Session, inputs_hash: str) -> Segment | None
     """Any segment already rendered from exactly these inputs (by any clause row)."""
     return session.scalar(select(Segment).where(Segment.inputs_hash == inputs_hash).limit(1))
 
-
-def latest_segment(clause: Clause) -> Segment | None:
-    """The newest segment of a clause, if it was rendered."""
-    return clause.segments[-1] if clause.segments else None
