@@ -71,7 +71,7 @@ def _lyrics(viewer: Viewer, tracks: list[TextTrack], start: float, end: float) -
     for line in base[0].lines:
         if line.start_s is None:
             continue
-        line_end = line.end_s if line.end_s is not None else line.start_s + 4.0
+        line_end = _line_end(line)
         if line_end <= start or line.start_s >= end:
             continue
         zh = None
@@ -90,10 +90,15 @@ def _lyrics(viewer: Viewer, tracks: list[TextTrack], start: float, end: float) -
     return tuple(out)
 
 
+def _line_end(line) -> float:  # noqa: ANN001 - a TextLine
+    # The last line of an LRC file has no end: give it a few seconds, as players do.
+    return line.end_s if line.end_s is not None else line.start_s + 4.0
+
+
 def _overlap(line, start: float, end: float) -> float:  # noqa: ANN001
     if line.start_s is None:
         return 0.0
-    line_end = line.end_s if line.end_s is not None else line.start_s + 4.0
+    line_end = _line_end(line)
     return max(0.0, min(end, line_end) - max(start, line.start_s))
 
 
