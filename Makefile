@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
-.PHONY: setup setup-dev demo test test-fast lint bench
+.PHONY: setup setup-dev demo test test-fast lint bench bench-catalogue
 
 setup:
 	@bash scripts/setup.sh
@@ -21,3 +21,6 @@ lint: setup-dev
 
 bench: setup-dev
 	.venv/bin/python scripts/bench_render.py
+
+bench-catalogue: setup-dev
+	.venv/bin/python scripts/bench_catalogue.py

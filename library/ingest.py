@@ -2,13 +2,13 @@
 
 A scan hashes new or changed files (threads: hashing is I/O and releases the GIL), skips exact
 duplicates by SHA-256, analyses the rest on every core (probe, loudness, silence, waveform,
-derived copies, fingerprint), and commits each file on its own: a crash or Ctrl-C loses at
-most the files in flight, and the next scan carries on where this one stopped.
+fingerprint: one in-process decode each), and commits each file on its own: a crash or Ctrl-C
+loses at most the files in flight, and the next scan carries on where this one stopped.
+Each new original is left with its copies pending; `library.copies` makes them.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +18,7 @@ from concurrent.futures import (
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import select
 
 from media_pipeline.errors import MediaError, PipelineError
@@ -112,12 +113,14 @@ def walk_media(folder: Path) -> Iterator[Path]:
                 yield Path(root) / name
 
 
-def _analyse(
-    derive: bool, item: tuple[Path, os.stat_result, str], scratch: Path
-) -> RecordingAnalysis:
+def _analyse(item: tuple[Path, os.stat_result, str], scratch: Path) -> RecordingAnalysis:
     from media_pipeline.ingest import analyse_recording
 
-    return analyse_recording(item[0], scratch, derive=derive)
+    return analyse_recording(item[0], scratch)
+
+
+def _as_array(values: tuple[int, ...]) -> np.ndarray:
+    return np.asarray(values, dtype=np.uint32)
 
 
 def _parse_fingerprint(text: str | None) -> tuple[int, ...]:
@@ -133,7 +136,9 @@ class _NearDuplicateFinder:
                 MediaFile.id, MediaFile.recording_id, MediaFile.duration_s, MediaFile.fingerprint
             ).where(MediaFile.kind == "original")
         )
-        self.known = [(i, r, d or 0.0, _parse_fingerprint(f)) for i, r, d, f in rows if f]
+        self.known = [
+            (i, r, d or 0.0, _as_array(_parse_fingerprint(f))) for i, r, d, f in rows if f
+        ]
 
     def matches(self, analysis: RecordingAnalysis) -> list[tuple[int, int, float]]:
         """(file id, recording id, similarity) of every known original that sounds the same."""
@@ -141,7 +146,7 @@ class _NearDuplicateFinder:
 
         if not analysis.fingerprint:
             return []
-        new = Fingerprint(analysis.duration_s, analysis.fingerprint)
+        new = Fingerprint(analysis.duration_s, _as_array(analysis.fingerprint))
         found = []
         for file_id, recording_id, duration, values in self.known:
             # The same take from two phones differs by trimming, not by minutes.
@@ -154,7 +159,8 @@ class _NearDuplicateFinder:
 
     def add(self, file_id: int, recording_id: int, analysis: RecordingAnalysis) -> None:
         """Remember a newly added original for the rest of the scan."""
-        self.known.append((file_id, recording_id, analysis.duration_s, analysis.fingerprint))
+        values = _as_array(analysis.fingerprint)
+        self.known.append((file_id, recording_id, analysis.duration_s, values))
 
 
 def _media_file(kind: str, stored, mime: str, **values) -> MediaFile:  # noqa: ANN001, ANN003
@@ -178,7 +184,7 @@ def _record(
     finder: _NearDuplicateFinder,
     report: ScanReport,
 ) -> Recording:  # noqa: ANN001
-    """Store the original (copied, never moved or modified) and its copies; add the rows."""
+    """Store the original (copied, never moved or modified) and its waveform; add the rows."""
     recording = Recording()
     session.add(recording)
     if not meta.titles:
@@ -200,11 +206,12 @@ def _record(
         reencoded=False,
         integrated_lufs=analysis.integrated_lufs,
         loudness_range_lu=analysis.loudness_range_lu,
-        true_peak_dbtp=analysis.true_peak_dbtp,
+        sample_peak_dbfs=analysis.sample_peak_dbfs,
         leading_silence_s=analysis.leading_silence_s,
         trailing_silence_s=analysis.trailing_silence_s,
         fingerprint=",".join(map(str, analysis.fingerprint)),
         probe=analysis.probe,
+        copies="pending",
         streams=[
             MediaStream(
                 index=s.index,
@@ -236,7 +243,7 @@ def _record(
         session.add(NearDuplicate(file_a_id=other_file, file_b_id=orig.id, similarity=score))
         report.near_duplicates.append((other_recording, recording.id, score))
     finder.add(orig.id, recording.id, analysis)
-    index_recording(session, recording.id)
+    index_recording(session, recording.id, new=True)
     return recording
 
 
@@ -269,7 +276,6 @@ def scan_folder(
     *,
     workers: int = 2,
     defaults: RecordingMeta | None = None,
-    derive: bool = True,
     progress: Progress | None = None,
 ) -> ScanReport:
     """Catalogue every media file below `folder`; unchanged files are skipped by size and mtime."""
@@ -338,9 +344,7 @@ def scan_folder(
                 todo.append((path, st, sha))
         finder = _NearDuplicateFinder(session)
 
-    _analyse_all(
-        db, store, todo, workers, derive, defaults or RecordingMeta(), finder, report, note
-    )
+    _analyse_all(db, store, todo, workers, defaults or RecordingMeta(), finder, report, note)
     if later:
         outcome = {line.path: line for line in report.lines}
         with db.session() as session:
@@ -364,7 +368,7 @@ def _duplicate(
     note(ReportLine(str(path), "duplicate", reason, recording_id))
 
 
-def _reason(error: PipelineError, path: Path) -> str:
+def reason_for(error: PipelineError, path: Path | str) -> str:
     """Why a file was refused, without repeating its path (the report line names it)."""
     if isinstance(error, MediaError):
         return MediaError.REASONS[error.reason] + (f"（{error.detail}）" if error.detail else "")
@@ -378,14 +382,14 @@ def _hash(path: Path) -> str | None:
         return None
 
 
-def _analyse_all(db, store, todo, workers, derive, defaults, finder, report, note) -> None:  # noqa: ANN001
+def _analyse_all(db, store, todo, workers, defaults, finder, report, note) -> None:  # noqa: ANN001
     def finish(
         item: tuple[Path, os.stat_result, str], result: RecordingAnalysis | PipelineError
     ) -> None:
         path, st, sha = item
         with db.session() as session:
             if isinstance(result, PipelineError):
-                reason = _reason(result, path)
+                reason = reason_for(result, path)
                 _remember(session, path, st, sha, "refused", reason)
                 line = ReportLine(str(path), "refused", reason)
             else:
@@ -396,12 +400,10 @@ def _analyse_all(db, store, todo, workers, derive, defaults, finder, report, not
                 line = ReportLine(str(path), "added", "", recording.id)
         note(line)
 
-    run_items(todo, functools.partial(_analyse, derive), finish, store=store, workers=workers)
+    run_items(todo, _analyse, finish, store=store, workers=workers)
 
 
-def add_file(
-    db: Database, store: MediaStore, path: Path, meta: RecordingMeta, *, derive: bool = True
-) -> ReportLine:
+def add_file(db: Database, store: MediaStore, path: Path, meta: RecordingMeta) -> ReportLine:
     """Catalogue one file with the metadata a person gave; an identical file is refused."""
     path = Path(path).absolute()
     if not path.is_file():
@@ -425,7 +427,7 @@ def add_file(
             str(path), "duplicate", f"与 #{existing} 完全相同 / identical to #{existing}", existing
         )
     lines: list[ReportLine] = []
-    _analyse_all(db, store, [(path, st, sha)], 1, derive, meta, finder, report, lines.append)
+    _analyse_all(db, store, [(path, st, sha)], 1, meta, finder, report, lines.append)
     line = lines[0]
     if line.status == "refused":
         raise LibraryError(f"{path}: {line.reason}")

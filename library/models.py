@@ -292,11 +292,17 @@ class MediaFile(StoredFile, Base):
     reencoded: Mapped[bool | None]
     integrated_lufs: Mapped[float | None]
     loudness_range_lu: Mapped[float | None]
-    true_peak_dbtp: Mapped[float | None]
+    true_peak_dbtp: Mapped[float | None]  # metered when the copies are made
+    sample_peak_dbfs: Mapped[float | None]
     leading_silence_s: Mapped[float | None]
     trailing_silence_s: Mapped[float | None]
     fingerprint: Mapped[str | None] = mapped_column(Text)  # Chromaprint raw values, comma-separated
-    probe: Mapped[dict | None] = mapped_column(JSON)  # raw ffprobe output
+    # ffprobe's raw JSON once the copies are made; until then the catalogue's libav reading
+    # in the same shape (format.probed_by says which).
+    probe: Mapped[dict | None] = mapped_column(JSON)
+    # Originals only: whether their derived copies are pending, done or failed (and why).
+    copies: Mapped[str | None] = mapped_column(String(10), index=True)
+    copies_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     recording: Mapped[Recording] = relationship(back_populates="files")

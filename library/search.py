@@ -149,12 +149,17 @@ def _delete_rows(session: Session, recording_id: int) -> None:
     )
 
 
-def index_recording(session: Session, recording_id: int) -> None:
-    """(Re)write the index rows of one recording; call after every change (deletes too)."""
+def index_recording(session: Session, recording_id: int, *, new: bool = False) -> None:
+    """(Re)write the index rows of one recording; call after every change (deletes too).
+
+    `new`: the recording was just added, so it has no rows to remove (a scan saves the
+    delete, which FTS5 makes a search of the whole index).
+    """
     if session.get_bind().dialect.name != "sqlite":
         return  # the FTS5 table exists on SQLite only (migration 0002)
-    _delete_rows(session, recording_id)
-    rec = session.get(Recording, recording_id, populate_existing=True)
+    if not new:
+        _delete_rows(session, recording_id)
+    rec = session.get(Recording, recording_id, populate_existing=not new)
     if rec is None:
         return
     genre = rec.genre

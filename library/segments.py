@@ -49,4 +49,3 @@ def copy_segments(session: Session, old: Clause, new: Clause) -> int:
 def find_segment_by_inputs(session: Session, inputs_hash: str) -> Segment | None:
     """Any segment already rendered from exactly these inputs (by any clause row)."""
     return session.scalar(select(Segment).where(Segment.inputs_hash == inputs_hash).limit(1))
-

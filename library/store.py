@@ -52,27 +52,36 @@ class MediaStore:
     def put(self, src: Path, *, move: bool = True) -> StoredFile:
         """Add `src` to the store (renamed in when `move`, else copied) and say where it is."""
         src = Path(src)
-        digest = sha256_file(src)
         suffix = src.suffix.lower()
-        store_path = f"{digest[:2]}/{digest}{suffix}"
-        dest = self.root / store_path
-        size = src.stat().st_size
-        if dest.exists() and dest.stat().st_size == size:
-            if move:
-                src.unlink()
-            return StoredFile(digest, store_path, size)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+        staging = self.root / ".staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        tmp = staging / f"{uuid.uuid4().hex}{suffix}.part"
         try:
             if move:
+                digest = sha256_file(src)
                 try:
                     os.replace(src, tmp)
                 except OSError:  # another file system: copy, then drop the source
                     shutil.copyfile(src, tmp)
                     src.unlink()
             else:
-                shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
+                digest = _copy_hashing(src, tmp)  # one read of the bytes, not two
+            store_path = f"{digest[:2]}/{digest}{suffix}"
+            dest = self.root / store_path
+            size = tmp.stat().st_size
+            if not (dest.exists() and dest.stat().st_size == size):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
         return StoredFile(digest, store_path, size)
+
+
+def _copy_hashing(src: Path, dest: Path) -> str:
+    """Copy `src` to `dest` and return the hex SHA-256 of the bytes copied."""
+    digest = hashlib.sha256()
+    with src.open("rb") as fin, dest.open("wb") as fout:
+        while chunk := fin.read(CHUNK):
+            digest.update(chunk)
+            fout.write(chunk)
+    return digest.hexdigest()

@@ -1,10 +1,9 @@
 """Analysis of a recording: loudness and silence from one decode, waveform, poster frame.
 
-`analyse_audio` runs ebur128 (true peak) and silencedetect in one ffmpeg filter chain and
-parses both from the same stderr. `analyse_and_waveform` adds the waveform's 8 kHz PCM as
-a second output of that same run, so a scanned audio file costs one ffprobe and one ffmpeg.
-Inputs are opened with -vn/-sn/-dn, so the demuxer drops video packets of a video file
-instead of decoding them.
+`analyse_audio` runs ebur128 (true peak) and silencedetect in one ffmpeg program run and
+parses both from the same stderr; inputs are opened with -vn/-sn/-dn, so the demuxer drops
+a video file's video packets instead of decoding them. Cataloguing does the same work
+in-process (libav.py) and shares the silence rules here.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from .files import atomic_output
 from .loudness import METER, Loudness, parse_ebur128_summary, parse_out_time_s
 from .probe import media_url, probe_media
 from .tools import ffmpeg
-from .waveform import PCM_FILTERS, PCM_RATE, decode_error, samples_from_pcm, write_waveform
+from .waveform import decode_error
 
 # Quieter than this counts as silence: below a phone's noise floor in a quiet room, above
 # digital silence and dither. Gaps shorter than SILENCE_MIN_S are pauses, not silence.
@@ -72,19 +71,16 @@ def silence_bounds(spans: list[tuple[float, float | None]], duration_s: float) -
     return Silence(round(min(leading, duration_s), 3), round(trailing, 3))
 
 
-def analysis_argv(path: Path, *, pcm: bool = False) -> list[str]:
-    """ffmpeg arguments for one decode that meters loudness and silence (and writes PCM).
+def analysis_argv(path: Path) -> list[str]:
+    """ffmpeg arguments for one decode that meters loudness and silence.
 
-    Without `pcm`, `-progress` on stdout gives the decoded duration; with it, stdout carries
-    the waveform's PCM_RATE mono samples, whose count gives the duration instead.
+    `-progress` on stdout gives the decoded duration, to tell a file that lost its end.
     """
     meter = f"{SILENCE_FILTER},{METER}"
-    head = ["-nostats", "-vn", "-sn", "-dn", "-i", media_url(path)]
-    if not pcm:
-        return [*head, "-progress", "pipe:1", "-map", "0:a:0", "-af", meter, "-f", "null", "-"]
-    graph = f"[0:a:0]asplit=2[m][w];[m]{meter},anullsink;[w]{PCM_FILTERS}[pcm]"
-    return [*head, "-filter_complex", graph,
-            "-map", "[pcm]", "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1"]  # fmt: skip
+    return [
+        "-nostats", "-vn", "-sn", "-dn", "-i", media_url(path),
+        "-progress", "pipe:1", "-map", "0:a:0", "-af", meter, "-f", "null", "-",
+    ]  # fmt: skip
 
 
 def analyse_audio(path: Path, duration_s: float | None = None) -> tuple[Loudness, Silence]:
@@ -99,25 +95,6 @@ def analyse_audio(path: Path, duration_s: float | None = None) -> tuple[Loudness
     return _results(path, stderr, decoded, duration_s)
 
 
-def analyse_and_waveform(
-    path: Path,
-    png: Path,
-    peaks_json: Path,
-    duration_s: float | None = None,
-    *,
-    width: int = 1200,
-    height: int = 160,
-    peaks: int = 1000,
-) -> tuple[Loudness, Silence]:
-    """`analyse_audio` and `waveform.waveform` together, from a single ffmpeg decode."""
-    path = Path(path)
-    stdout, stderr = _run(path, analysis_argv(path, pcm=True))
-    samples = samples_from_pcm(stdout)
-    result = _results(path, stderr, len(samples) / PCM_RATE, duration_s)
-    write_waveform(samples, Path(png), Path(peaks_json), width=width, height=height, peaks=peaks)
-    return result
-
-
 def _run(path: Path, argv: list[str]) -> tuple[bytes, str]:
     """Run one analysis decode; its stdout and its stderr as text."""
     try:
@@ -127,10 +104,8 @@ def _run(path: Path, argv: list[str]) -> tuple[bytes, str]:
     return proc.stdout, proc.stderr.decode("utf-8", "replace")
 
 
-def _results(
-    path: Path, stderr: str, decoded_s: float, duration_s: float | None
-) -> tuple[Loudness, Silence]:
-    """Loudness and silence parsed from one run's stderr, after checking nothing was lost."""
+def check_decoded(path: Path, decoded_s: float, duration_s: float | None) -> None:
+    """Raise MediaError("corrupt") when decoding ended well short of the probed duration."""
     if duration_s and decoded_s < duration_s - max(_SHORTFALL_S, _SHORTFALL_RATIO * duration_s):
         raise MediaError(
             path,
@@ -138,6 +113,13 @@ def _results(
             f"只能解码 {decoded_s:.2f} 秒，应为 {duration_s:.2f} 秒 / "
             f"decodes to {decoded_s:.2f} s of {duration_s:.2f} s",
         )
+
+
+def _results(
+    path: Path, stderr: str, decoded_s: float, duration_s: float | None
+) -> tuple[Loudness, Silence]:
+    """Loudness and silence parsed from one run's stderr, after checking nothing was lost."""
+    check_decoded(path, decoded_s, duration_s)
     silence = silence_bounds(parse_silences(stderr), decoded_s)
     return parse_ebur128_summary(stderr), silence
 

@@ -114,12 +114,37 @@ def check_gtts(timeout: float = 3.0) -> Check:
     return Check("gtts", True, "在线 / online", required=False)
 
 
+def check_libav() -> Check:
+    """PyAV's own libav (the catalogue reads recordings in-process with it)."""
+    try:
+        import av
+    except ImportError as exc:
+        return Check("libav (PyAV)", False, str(exc), "pip install av")
+    version = ".".join(map(str, av.library_versions["libavformat"]))
+    return Check("libav (PyAV)", True, f"PyAV {av.__version__}, libavformat {version}")
+
+
+def check_chromaprint() -> Check:
+    """libchromaprint, which fingerprints recordings to find the same take twice."""
+    from .fingerprint import _chromaprint
+
+    try:
+        chromaprint = _chromaprint()
+    except PipelineError as exc:
+        return Check("libchromaprint", False, str(exc).splitlines()[0], f"{APT} libchromaprint1")
+    # pyacoustid has no version call of its own; the library's is one C call away.
+    version = chromaprint._libchromaprint.chromaprint_get_version().decode()
+    return Check("libchromaprint", True, f"libchromaprint {version}")
+
+
 def run_checks(font: str = "Noto Sans CJK SC") -> list[Check]:
     """Every external piece: programs, ffmpeg features, the espeak voice, fonts, optional engines."""
     return [
         _program("ffmpeg"),
         _program("ffprobe"),
         check_ffmpeg_features(),
+        check_libav(),
+        check_chromaprint(),
         _program("espeak-ng"),
         check_espeak_voice(),
         check_font(font),

@@ -1,4 +1,10 @@
-"""All the media work on one recording file: probe, analyse, derive copies, fingerprint."""
+"""All the media work on one recording file, in two halves.
+
+`analyse_recording` is what cataloguing needs and runs in-process through libav: probe,
+loudness, silence, waveform and fingerprint from one decode. `make_copies` is the encoding
+(web and loudspeaker copies, poster) with the ffmpeg and ffprobe programs; it takes far
+longer, so a scan can leave it for later.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +45,7 @@ class StreamRow:
 
 @dataclass(frozen=True)
 class RecordingAnalysis:
-    """What was learnt from an original file and what was made from it."""
+    """What cataloguing learnt from an original file: probe, loudness, silence, fingerprint."""
 
     source: str
     container: str
@@ -49,7 +55,7 @@ class RecordingAnalysis:
     probe: dict
     integrated_lufs: float
     loudness_range_lu: float
-    true_peak_dbtp: float
+    sample_peak_dbfs: float | None
     leading_silence_s: float
     trailing_silence_s: float
     fingerprint: tuple[int, ...]
@@ -57,41 +63,39 @@ class RecordingAnalysis:
     seconds: float = 0.0
 
 
-def analyse_recording(src: Path, workdir: Path, *, derive: bool = True) -> RecordingAnalysis:
-    """Probe and analyse `src` (never modified) and make its copies in `workdir`.
+@dataclass(frozen=True)
+class RecordingCopies:
+    """The copies made from an original, with ffprobe's JSON and the true-peak metering."""
 
-    Raises MediaError (with a `reason`) for files that are empty, not media, corrupt or
-    in a codec this ffmpeg cannot decode.
+    probe: dict
+    integrated_lufs: float
+    loudness_range_lu: float
+    true_peak_dbtp: float
+    produced: tuple[ProducedFile, ...]
+    seconds: float = 0.0
+
+
+def analyse_recording(src: Path, workdir: Path) -> RecordingAnalysis:
+    """Probe and analyse `src` (never modified) in-process; its waveform goes to `workdir`.
+
+    One decode gives loudness, silence, the waveform and the fingerprint. Raises MediaError
+    (with a `reason`) for files that are empty, not media, corrupt or in a codec libav
+    cannot decode. The copies are made later, by `make_copies`.
     """
-    from .analysis import analyse_and_waveform, poster_frame
-    from .derive import derive_loudspeaker, derive_web
-    from .fingerprint import fingerprint
-    from .probe import probe_media
+    from . import libav
+    from .fingerprint import fingerprint_samples
+    from .waveform import write_waveform
 
     started = time.perf_counter()
     src, workdir = Path(src), Path(workdir)
-    info = probe_media(src)
+    info = libav.probe_media(src)
     if not info.has_audio:
         raise MediaError(src, "not-media", "没有音轨，无法编目 / no audio stream to catalogue")
+    found = libav.analyse(src, info.audio_duration_s)
     png, peaks = workdir / "waveform.png", workdir / "peaks.json"
-    # One decode gives loudness, silence and the waveform.
-    loudness, silence = analyse_and_waveform(src, png, peaks, info.audio_duration_s)
-    produced = [
-        ProducedFile("waveform", str(png), "image/png"),
-        ProducedFile("peaks", str(peaks), "application/json"),
-    ]
-    if info.is_video:
-        poster = workdir / "poster.jpg"
-        poster_frame(src, poster, duration_s=info.duration_s)
-        produced.append(ProducedFile("poster", str(poster), "image/jpeg"))
-    if derive:
-        for kind, make in (("web", derive_web), ("loudspeaker", derive_loudspeaker)):
-            copy = make(src, workdir, info=info.raw, loudness=loudness)
-            produced.append(
-                ProducedFile(kind, str(copy.path), copy.mime, copy.duration_s, copy.reencoded)
-            )
+    write_waveform(found.samples, png, peaks, width=1200, height=160, peaks=1000, rate=libav.RATE)
     try:
-        prints = fingerprint(src).values
+        prints = fingerprint_samples(src, found.samples, info.duration_s).values
     except ToolMissing:
         raise
     except PipelineError:
@@ -107,12 +111,51 @@ def analyse_recording(src: Path, workdir: Path, *, derive: bool = True) -> Recor
             for i, s in enumerate(info.streams)
         ),
         probe=info.raw,
+        integrated_lufs=found.integrated_lufs,
+        loudness_range_lu=found.loudness_range_lu,
+        sample_peak_dbfs=found.sample_peak_dbfs,
+        leading_silence_s=found.silence.leading_s,
+        trailing_silence_s=found.silence.trailing_s,
+        fingerprint=tuple(prints),
+        produced=(
+            ProducedFile("waveform", str(png), "image/png"),
+            ProducedFile("peaks", str(peaks), "application/json"),
+        ),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def make_copies(src: Path, workdir: Path) -> RecordingCopies:
+    """The `web` and `loudspeaker` copies of `src` (and a poster for video) in `workdir`.
+
+    The slow half of ingest (encoding), run after cataloguing or by a later
+    `kuanyue catalogue copies`. ffprobe's JSON replaces the catalogue's libav reading, and
+    the true peak is metered here (ebur128 with 4× oversampling).
+    """
+    from .analysis import poster_frame
+    from .derive import derive_loudspeaker, derive_web
+    from .loudness import measure_loudness
+    from .probe import probe_media
+
+    started = time.perf_counter()
+    src, workdir = Path(src), Path(workdir)
+    info = probe_media(src)
+    loudness = measure_loudness(src)
+    produced = []
+    if info.is_video:
+        poster = workdir / "poster.jpg"
+        poster_frame(src, poster, duration_s=info.duration_s)
+        produced.append(ProducedFile("poster", str(poster), "image/jpeg"))
+    for kind, make in (("web", derive_web), ("loudspeaker", derive_loudspeaker)):
+        copy = make(src, workdir, info=info.raw, loudness=loudness)
+        produced.append(
+            ProducedFile(kind, str(copy.path), copy.mime, copy.duration_s, copy.reencoded)
+        )
+    return RecordingCopies(
+        probe=info.raw,
         integrated_lufs=loudness.integrated_lufs,
         loudness_range_lu=loudness.loudness_range_lu,
         true_peak_dbtp=loudness.true_peak_dbtp,
-        leading_silence_s=silence.leading_s,
-        trailing_silence_s=silence.trailing_s,
-        fingerprint=tuple(prints),
         produced=tuple(produced),
         seconds=time.perf_counter() - started,
     )

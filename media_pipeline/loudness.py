@@ -113,8 +113,11 @@ def measure_argv(path: Path, filters: Sequence[str] = ()) -> list[str]:
 
 
 def measure_loudness(path: Path) -> Loudness:
-    """Integrated loudness, loudness range and true peak of an audio (or video) file."""
-    return _measure(Path(path))[0]
+    """Integrated loudness, loudness range and true peak of an audio (or video) file.
+
+    Remembered while the file is unchanged, so mastering it afterwards meters it no more.
+    """
+    return _measure_source(Path(path))[0]
 
 
 def format_filters(sample_rate: int | None, channels: int | None) -> list[str]:
@@ -283,6 +286,8 @@ def _measure(path: Path, filters: Sequence[str] = ()) -> tuple[Loudness, float, 
 
 def _measure_source(path: Path) -> tuple[Loudness, int | None]:
     """Meter a source file, remembering the result while the file is unchanged."""
+    if not path.is_file():
+        raise PipelineError(f"找不到音频文件：{path} / audio file not found: {path}")
     st = path.stat()
     return _measure_source_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
 

@@ -132,15 +132,21 @@ _INDEXED = ("mov", "mp4", "m4a", "3gp", "mp3", "wav")
 _TRUNCATED_RATIO = 1.2
 
 
-def probe_media(path: Path | str) -> MediaInfo:
-    """Probe one recording with one ffprobe run; raise MediaError if it cannot be used."""
-    path = Path(path)
+def media_size(path: Path) -> int:
+    """The size of a file about to be probed; MediaError when it is missing or empty."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         raise MediaError(path, "missing") from None
     if size == 0:
         raise MediaError(path, "empty")
+    return size
+
+
+def probe_media(path: Path | str) -> MediaInfo:
+    """Probe one recording with one ffprobe run; raise MediaError if it cannot be used."""
+    path = Path(path)
+    media_size(path)
     try:
         raw = probe(media_url(path))
     except ToolFailed as exc:
@@ -150,13 +156,13 @@ def probe_media(path: Path | str) -> MediaInfo:
             # An interrupted phone recording: an MP4/MOV that begins right (an "ftyp" box)
             # but lacks its index (the "moov" box, written last). Random bytes named .m4a
             # get the same message from ffprobe, but do not begin with ftyp.
-            "moov atom not found" in exc.stderr and _head(path)[4:8] == b"ftyp"
+            "moov atom not found" in exc.stderr and head(path)[4:8] == b"ftyp"
         )
         raise MediaError(path, "corrupt" if corrupt else "not-media", detail) from None
     except PipelineError as exc:
         raise MediaError(path, "not-media", str(exc)) from None
     info = media_info(path, raw)
-    _check_usable(info)
+    check_usable(info, decoders())
     return info
 
 
@@ -218,12 +224,12 @@ def container_name(raw: dict[str, Any]) -> str:
     return names[0]
 
 
-def _check_usable(info: MediaInfo) -> None:
-    """Raise MediaError unless `info` has a decodable stream with its data all present."""
+def check_usable(info: MediaInfo, decodable: frozenset[str]) -> None:
+    """Raise MediaError unless `info` has a stream in a `decodable` codec, its data all there."""
     playable = [s for s in info.streams if not s.attached_pic]
     if not playable:
         raise MediaError(info.path, "not-media", "没有音频或视频流 / no audio or video stream")
-    known = [s for s in playable if s.codec in decoders()]
+    known = [s for s in playable if s.codec in decodable]
     if not known:
         codecs = ", ".join(sorted({s.codec for s in playable}))
         raise MediaError(info.path, "unsupported", codecs)
@@ -269,7 +275,7 @@ def _duration(raw: dict[str, Any]) -> float:
     return 0.0
 
 
-def _head(path: Path) -> bytes:
+def head(path: Path) -> bytes:
     """The first 12 bytes of a file (enough for an ISO box header)."""
     with path.open("rb") as file:
         return file.read(12)

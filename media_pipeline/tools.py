@@ -18,11 +18,10 @@ INSTALL_HINTS = {
     "ffmpeg": "Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg",
     "ffprobe": "Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg",
     "espeak-ng": "Debian/Ubuntu: sudo apt-get install espeak-ng; macOS: brew install espeak-ng",
-    "fpcalc": "Debian/Ubuntu: sudo apt-get install libchromaprint-tools",
 }
 
-# How many times each program was started in this process. Tests read it to prove
-# that a warm render starts no program at all.
+# How many times each program was started in this process ("libav": in-process decodes
+# and probes). Tests read it to prove that a warm render or a re-scan does no media work.
 CALLS: Counter[str] = Counter()
 
 

@@ -1,8 +1,9 @@
 """Waveform of a recording: peaks JSON (audiowaveform v2 format) and a PNG, from one decode.
 
-The audio is decoded once to 8 kHz mono 16-bit PCM on ffmpeg's stdout (an hour is 58 MB);
-the drawing and the peaks come from those samples with numpy. 8 kHz keeps everything a
-waveform can show at 1,000–2,000 columns, and decoding at that rate is cheap.
+The audio is decoded once to mono samples at 11025 Hz (libav.RATE; an hour is 160 MB of
+float32), and the drawing and the peaks come from those with numpy: plenty for what a
+waveform can show at 1,000–2,000 columns. Cataloguing gets the samples from its analysis
+pass (media_pipeline.ingest); `waveform` decodes a file for itself.
 """
 
 from __future__ import annotations
@@ -16,27 +17,10 @@ from PIL import Image
 
 from .errors import MediaError, ToolFailed
 from .files import atomic_output
-from .probe import media_url
-from .tools import ffmpeg
 
-PCM_RATE = 8000
+PCM_RATE = 11025  # = libav.RATE (not imported: libav imports this module's neighbours)
 # Indigo (#4f46e5) bars on a transparent background read on light and dark pages alike.
 COLOUR = (79, 70, 229, 255)
-# ffmpeg filters that turn any audio into what `samples_from_pcm` reads.
-PCM_FILTERS = f"aformat=channel_layouts=mono,aresample={PCM_RATE},aformat=sample_fmts=s16"
-
-
-def pcm_argv(path: Path) -> list[str]:
-    """ffmpeg arguments that decode path's first audio stream to PCM_RATE mono s16le on stdout."""
-    return [
-        "-nostats", "-vn", "-sn", "-dn", "-i", media_url(path), "-map", "0:a:0",
-        "-af", PCM_FILTERS, "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1",
-    ]  # fmt: skip
-
-
-def samples_from_pcm(pcm: bytes) -> np.ndarray:
-    """Float samples in [-1, 1) from little-endian 16-bit PCM."""
-    return np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768
 
 
 def min_max(samples: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -86,13 +70,20 @@ def draw(samples: np.ndarray, width: int, height: int) -> Image.Image:
 
 
 def write_waveform(
-    samples: np.ndarray, png: Path, peaks_json: Path, *, width: int, height: int, peaks: int
+    samples: np.ndarray,
+    png: Path,
+    peaks_json: Path,
+    *,
+    width: int,
+    height: int,
+    peaks: int,
+    rate: int = PCM_RATE,
 ) -> None:
-    """Write the PNG and the peaks JSON of `samples` (PCM_RATE mono), each atomically."""
+    """Write the PNG and the peaks JSON of `samples` (mono at `rate`), each atomically."""
     with atomic_output(png) as tmp:
         draw(samples, width, height).save(tmp, format="PNG", optimize=False)
     with atomic_output(peaks_json) as tmp:
-        tmp.write_text(json.dumps(peaks_document(samples, peaks), separators=(",", ":")))
+        tmp.write_text(json.dumps(peaks_document(samples, peaks, rate), separators=(",", ":")))
 
 
 def waveform(
@@ -104,14 +95,12 @@ def waveform(
     height: int = 160,
     peaks: int = 1000,
 ) -> None:
-    """Draw path's waveform to `png` and write its peaks to `peaks_json` (one ffmpeg decode)."""
-    path = Path(path)
-    try:
-        pcm = ffmpeg(*pcm_argv(path)).stdout
-    except ToolFailed as exc:
-        raise decode_error(path, exc) from None
+    """Draw path's waveform to `png` and write its peaks to `peaks_json` (one decode)."""
+    from .libav import RATE, decode_mono
+
+    samples = decode_mono(Path(path))
     write_waveform(
-        samples_from_pcm(pcm), Path(png), Path(peaks_json), width=width, height=height, peaks=peaks
+        samples, Path(png), Path(peaks_json), width=width, height=height, peaks=peaks, rate=RATE
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from library.copies import make_pending_copies
 from library.db import open_database
 from library.errors import LibraryError
 from library.ingest import scan_folder
@@ -144,9 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = scan_folder(db, store, args.folder, workers=config.workers, defaults=defaults)
     added = [line for line in report.lines if line.status == "added"]
+    copies = make_pending_copies(db, store, workers=config.workers)
     print(
         f"demo recordings: added {len(added)}, unchanged {report.count('unchanged')}, "
-        f"refused {report.count('refused')}"
+        f"refused {report.count('refused')}; copies made {copies.count('done')},"
+        f" failed {copies.count('failed')}"
     )
     genres = {"防火歌": "大歌", "侗戏片段": "侗戏", "酒歌": "酒歌"}
     with db.session() as session:
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if name == "防火歌":
                 add_track(
-                    recording, args.folder / "防火歌（生成）.lrc", kind="lyrics", lang="zh-Hans"
+                    recording, lyrics_file(args.folder), kind="lyrics", lang="zh-Hans"
                 )
                 add_consent(session, recording, "示例歌师（虚构）", "broadcast", note=LABEL)
                 try:

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 DEV=0
 [ "${1:-}" = "--dev" ] && DEV=1
 
-PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fontconfig libchromaprint-tools)
+PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fontconfig libchromaprint1)
 [ "$DEV" = 1 ] && PACKAGES+=(chromium mpv)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
+from library.copies import make_pending_copies
 from library.ingest import add_file
 from library.lyrics import add_track
 from library.models import MediaFile
@@ -87,6 +88,7 @@ def site(tmp_path_factory) -> Site:
     for key, (fmt, seconds, freq, meta) in RECORDINGS.items():
         path = make_recording(root / "in" / f"{key}.{fmt}", fmt, seconds, freq=freq)
         ids[key] = add_file(db, store, path, meta).recording_id
+    make_pending_copies(db, store, workers=2)
     public_lrc = root / "public.lrc"
     public_lrc.write_text(f"[00:00.50]{PUBLIC_LYRIC}\n", encoding="utf-8")
     secret_lrc = root / "secret.lrc"
@@ -287,6 +289,7 @@ def test_restricting_a_recording_hides_its_page_and_files_at_once(tmp_path):
     rid = add_file(
         db, store, path, RecordingMeta(titles={"zh-Hans": "先公开"}, protocol="public")
     ).recording_id
+    make_pending_copies(db, store, workers=1)
     client = create_app({"KUANYUE_CONFIG": config, "TESTING": True}).test_client()
     with db.session() as session:
         web = next(f.public_name for f in get_recording(session, rid).files if f.kind == "web")

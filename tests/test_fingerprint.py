@@ -1,4 +1,4 @@
-"""Chromaprint fingerprints and near-duplicate detection (real ffmpeg and fpcalc)."""
+"""Chromaprint fingerprints and near-duplicate detection (real libav and libchromaprint)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from media_pipeline.fingerprint import (
     Fingerprint,
     fingerprint,
     is_near_duplicate,
-    parse_fpcalc_values,
-    parse_input_duration_s,
+    raw_values,
     similarity,
     value_count,
 )
@@ -155,21 +154,13 @@ def test_value_count(samples, expected):
     assert value_count(samples) == expected
 
 
-@pytest.mark.parametrize(
-    ("stderr", "expected"),
-    [
-        pytest.param("  Duration: 00:00:40.07, start: 0.0", 40.07, id="seconds"),
-        pytest.param("  Duration: 01:02:03.50, bitrate: 64 kb/s", 3723.5, id="hours"),
-        pytest.param("  Duration: N/A, bitrate: N/A", None, id="unknown"),
-    ],
-)
-def test_parse_input_duration(stderr, expected):
-    assert parse_input_duration_s(stderr) == expected
-
-
-def test_parse_fpcalc_values_makes_them_unsigned():
-    text = '{"duration": 0.00, "fingerprint": [1, -1, 4294967295]}'
-    assert parse_fpcalc_values(text) == (1, 0xFFFFFFFF, 0xFFFFFFFF)
+def test_raw_values_are_unsigned_and_counted_as_chromaprint_does():
+    rng = np.random.default_rng(5)
+    pcm = (rng.standard_normal(10 * RATE) * 6000).astype("<i2").tobytes()
+    values = raw_values(pcm)
+    assert len(values) == value_count(10 * RATE)
+    assert all(0 <= v <= 0xFFFFFFFF for v in values)
+    assert any(v > 0x7FFFFFFF for v in values)  # the sign bit is kept as a value bit
 
 
 @pytest.mark.parametrize(

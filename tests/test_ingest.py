@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from library.copies import make_pending_copies
 from library.errors import LibraryError
 from library.ingest import ReportLine, add_file, scan_folder
 from library.models import MediaFile, NearDuplicate, Recording, ScannedFile
@@ -96,6 +97,8 @@ def scanned(tmp_path_factory) -> Scanned:
     before = _state(folder)
     _config, db, store = make_library(root / "library")
     report = scan_folder(db, store, folder, workers=2)
+    copies = make_pending_copies(db, store, workers=2)
+    assert copies.count("done") == len(ADDED) and not copies.count("failed")
     return Scanned(folder, db, store, report, before)
 
 
@@ -207,8 +210,12 @@ def test_loudness_and_silence_are_measured(scanned, case):
     # A 0.5-amplitude sine measures about −9 LUFS; lossy codecs move it a little.
     assert original.integrated_lufs == pytest.approx(-9.0, abs=2.0)
     # −6 dBFS peaks (−9 when ffmpeg spreads the tone over two channels), plus codec overshoot.
-    assert -10.0 <= original.true_peak_dbtp <= -5.0
+    assert -10.0 <= original.sample_peak_dbfs <= -5.0
+    # The true peak is metered with the copies (4× oversampled): never below the sample peak.
+    assert original.sample_peak_dbfs - 0.05 <= original.true_peak_dbtp <= -5.0
     assert original.loudness_range_lu is not None
+    # The copies replaced the catalogue's libav reading with ffprobe's own JSON.
+    assert original.copies == "done" and "probed_by" not in original.probe["format"]
     silence = 0.5 if case.fmt == "flac" else 0.0
     assert original.leading_silence_s == pytest.approx(silence, abs=0.1)
     assert original.trailing_silence_s == pytest.approx(silence, abs=0.1)
@@ -273,12 +280,12 @@ def test_a_changed_file_alone_is_analysed_again(tmp_path):
     first = scan_folder(db, store, folder, workers=1)
     assert first.count("added") == 2
     make_recording(folder / "two.wav", "wav", 1.0, freq=880)  # new content, same name
-    calls = tools.CALLS["ffprobe"] + tools.CALLS["ffmpeg"]
+    calls = tools.CALLS["libav"]
     second = scan_folder(db, store, folder, workers=1)
     by_name = {Path(line.path).name: line for line in second.lines}
     assert by_name["one.wav"].status == "unchanged"
     assert by_name["two.wav"].status == "added"
-    assert tools.CALLS["ffprobe"] + tools.CALLS["ffmpeg"] > calls
+    assert tools.CALLS["libav"] > calls
     with db.session() as session:
         assert session.scalar(select(func.count(Recording.id))) == 3
 
@@ -407,7 +414,25 @@ def test_add_file_with_metadata_and_a_duplicate_refused(tmp_path):
             ("杨秀珠", "chorus"),
         ]
         assert rec.protocol == "public" and rec.village == "榕溪村"
-        assert {f.kind for f in rec.files} >= {"original", "web", "loudspeaker"}
+        assert {f.kind for f in rec.files} == {"original", "waveform", "peaks"}
+        (original,) = [f for f in rec.files if f.kind == "original"]
+        assert original.copies == "pending"
+    made = make_pending_copies(db, store, workers=1)
+    assert [(line.recording_id, line.status) for line in made.lines] == [
+        (line.recording_id, "done")
+    ]
+    with db.session() as session:
+        rec = get_recording(session, line.recording_id)
+        assert {f.kind for f in rec.files} == {
+            "original",
+            "waveform",
+            "peaks",
+            "web",
+            "loudspeaker",
+        }
+        (original,) = [f for f in rec.files if f.kind == "original"]
+        assert original.copies == "done" and original.true_peak_dbtp is not None
+    assert make_pending_copies(db, store, workers=1).lines == []  # nothing left to do
 
     again = add_file(db, store, source, RecordingMeta(titles={"zh-Hans": "另一个"}))
     assert again.status == "duplicate" and again.recording_id == line.recording_id

@@ -1,4 +1,4 @@
-"""Waveform: peaks and drawing from samples, then real decodes (alone and with the analysis)."""
+"""Waveform: peaks and drawing from samples, then real decodes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from media_pipeline.analysis import analyse_and_waveform, analyse_audio
 from media_pipeline.errors import MediaError
-from media_pipeline.waveform import COLOUR, draw, min_max, peaks_document, waveform
+from media_pipeline.waveform import COLOUR, PCM_RATE, draw, min_max, peaks_document, waveform
 from tests.recordings import make_broken, make_recording
 
 
@@ -25,7 +24,7 @@ def test_peaks_document_shape():
     samples = np.tile(np.array([0.5, -0.5], dtype=np.float32), 4000)
     doc = peaks_document(samples, 100)
     assert {k: doc[k] for k in ("version", "channels", "bits", "sample_rate")} == {
-        "version": 2, "channels": 1, "bits": 8, "sample_rate": 8000,
+        "version": 2, "channels": 1, "bits": 8, "sample_rate": PCM_RATE,
     }  # fmt: skip
     assert doc["samples_per_pixel"] == 80
     assert doc["length"] == 100
@@ -67,21 +66,11 @@ def test_waveform_of_a_tone(tmp_path, fmt, amplitude):
         assert image.size == (600, 100)
     doc = json.loads(peaks.read_text())
     assert doc["length"] <= 300
-    assert doc["samples_per_pixel"] * doc["length"] >= 3 * 8000
+    assert doc["samples_per_pixel"] * doc["length"] >= 3 * PCM_RATE
     data = np.array(doc["data"])
     middle = data[20:-20]  # away from encoder priming at the edges
     assert middle[1::2].max() == pytest.approx(128 * amplitude, abs=4)
     assert middle[0::2].min() == pytest.approx(-128 * amplitude, abs=4)
-
-
-def test_analyse_and_waveform_in_one_decode(tmp_path):
-    path = make_recording(tmp_path / "song.mp3", "mp3", 3.0, lead_s=1.0, trail_s=1.0)
-    png, peaks = tmp_path / "a.png", tmp_path / "a.json"
-    together = analyse_and_waveform(path, png, peaks, width=300, peaks=200)
-    assert together == analyse_audio(path)
-    waveform(path, tmp_path / "b.png", tmp_path / "b.json", width=300, peaks=200)
-    assert peaks.read_text() == (tmp_path / "b.json").read_text()
-    assert png.read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
 def test_waveform_of_a_bad_file_writes_nothing(tmp_path):

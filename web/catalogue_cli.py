@@ -94,15 +94,104 @@ def _format_line(line) -> str:  # noqa: ANN001
     return click.style(f"{mark} {line.path}{rid}{reason}", fg=colour)
 
 
+WORKERS_OPTION = click.option(
+    "--workers", type=int, help="并行进程数 / parallel processes [KUANYUE_WORKERS]"
+)
+LATER_OPTION = click.option(
+    "--later",
+    is_flag=True,
+    help="只编目，稍后用 `catalogue copies` 生成播放与广播副本 / catalogue only; make the web"
+    " and loudspeaker copies later with `catalogue copies`",
+)
+
+
+def _interrupted(what: str) -> None:
+    click.secho(f"\n{what}", fg="yellow", err=True)
+    sys.exit(130)
+
+
+def _make_copies(
+    state: State,
+    workers: int | None,
+    *,
+    quiet: bool = False,
+    retry_failed: bool = False,
+    recording_ids: list[int] | None = None,
+) -> None:
+    """Make the pending copies with a progress bar, then one summary line."""
+    from tqdm import tqdm
+
+    from library.copies import FAILED, make_pending_copies, waiting
+
+    todo = waiting(state.db, recording_ids, retry_failed=retry_failed)
+    if not todo:
+        return
+    bar = tqdm(total=len(todo), unit="个", desc="副本 / copies", disable=None, file=sys.stderr)
+
+    def progress(line) -> None:  # noqa: ANN001
+        bar.update(1)
+        if line.status == FAILED or not quiet:
+            with bar.external_write_mode():
+                mark, colour = ("×", "red") if line.status == FAILED else ("✓", "green")
+                reason = f"  {line.reason}" if line.reason else ""
+                click.secho(f"{mark} #{line.recording_id} {line.name}{reason}", fg=colour)
+
+    try:
+        report = make_pending_copies(
+            state.db,
+            state.store,
+            workers=workers or state.config.workers,
+            recording_ids=recording_ids,
+            retry_failed=retry_failed,
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        bar.close()
+        _interrupted(
+            "已中断：已完成的副本已保存，其余待 `kuanyue catalogue copies` 继续。 / Interrupted:"
+            " finished copies are saved; `kuanyue catalogue copies` makes the rest."
+        )
+    bar.close()
+    click.echo(
+        f"副本 / copies: 完成 done {report.count('done')}，失败 failed {report.count(FAILED)}；"
+        f"{report.seconds:.1f} s"
+        + ("（`catalogue copies --retry` 重试 / to retry）" if report.count(FAILED) else "")
+    )
+
+
+@catalogue.command()
+@WORKERS_OPTION
+@click.option("--retry", is_flag=True, help="也重试失败的 / also retry those that failed")
+@click.option("--quiet", is_flag=True, help="只显示摘要与问题 / only the summary and problems")
+@click.pass_obj
+@friendly_errors
+def copies(state: State, workers: int | None, retry: bool, quiet: bool) -> None:
+    """生成待做的播放与广播副本 / make the pending web and loudspeaker copies."""
+    from library.copies import waiting
+
+    if not waiting(state.db, retry_failed=retry):
+        click.echo("没有待做的副本 / no copies are waiting")
+        return
+    _make_copies(state, workers, quiet=quiet, retry_failed=retry)
+
+
 @catalogue.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--workers", type=int, help="并行进程数 / parallel processes [KUANYUE_WORKERS]")
+@WORKERS_OPTION
+@LATER_OPTION
 @click.option("--quiet", is_flag=True, help="只显示摘要与问题 / only the summary and problems")
 @meta_options
 @click.pass_obj
 @friendly_errors
-def scan(state: State, folder: Path, workers: int | None, quiet: bool, **values) -> None:  # noqa: ANN003
-    """扫描文件夹，增量、可续传 / scan a folder: incremental, resumable, on every core."""
+def scan(
+    state: State, folder: Path, workers: int | None, later: bool, quiet: bool, **values
+) -> None:  # noqa: ANN003
+    """扫描文件夹，增量、可续传 / scan a folder: incremental, resumable, on every core.
+
+    先编目（探测、响度、静音、波形、指纹），再生成播放与广播副本。
+    Catalogues first (probe, loudness, silence, waveform, fingerprint), then makes the web
+    and loudspeaker copies.
+    """
     from tqdm import tqdm
 
     from library.ingest import scan_folder
@@ -127,13 +216,10 @@ def scan(state: State, folder: Path, workers: int | None, quiet: bool, **values)
         )
     except KeyboardInterrupt:
         bar.close()
-        click.secho(
-            "\n已中断：已导入的文件已保存，重新扫描即可继续。 / Interrupted: imported files are saved;"
-            " scan again to continue.",
-            fg="yellow",
-            err=True,
+        _interrupted(
+            "已中断：已导入的文件已保存，重新扫描即可继续。 / Interrupted: imported files are saved;"
+            " scan again to continue."
         )
-        sys.exit(130)
     bar.close()
     for a, b, score in report.near_duplicates:
         click.secho(
@@ -151,19 +237,40 @@ def scan(state: State, folder: Path, workers: int | None, quiet: bool, **values)
         f"重复 duplicate {report.count('duplicate')}，拒绝 refused {report.count('refused')}；"
         f"{report.seconds:.1f} s{speed}"
     )
+    if later:
+        _say_copies_wait(state)
+    else:
+        _make_copies(state, workers, quiet=quiet)
+
+
+def _say_copies_wait(state: State) -> None:
+    from library.copies import waiting
+
+    count = len(waiting(state.db))
+    if count:
+        click.echo(
+            f"副本待做 / copies waiting: {count}（`kuanyue catalogue copies` 生成 / to make them）"
+        )
 
 
 @catalogue.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@LATER_OPTION
 @meta_options
 @click.pass_obj
 @friendly_errors
-def add(state: State, file: Path, **values) -> None:  # noqa: ANN003
+def add(state: State, file: Path, later: bool, **values) -> None:  # noqa: ANN003
     """添加一个录音文件及其信息 / add one recording with its metadata."""
     from library.ingest import add_file
 
     line = add_file(state.db, state.store, file, build_meta(values))
     click.echo(_format_line(line))
+    if line.status != "added":
+        return
+    if later:
+        _say_copies_wait(state)
+    else:
+        _make_copies(state, 1, recording_ids=[line.recording_id])
 
 
 @catalogue.command()
@@ -222,9 +329,16 @@ def show(state: State, recording_id: int) -> None:
             if f.duration_s is not None:
                 extra.append(f"{f.duration_s:.1f} s")
             if f.integrated_lufs is not None:
-                extra.append(
-                    f"{f.integrated_lufs:.1f} LUFS, TP {f.true_peak_dbtp:.1f} dBTP, LRA {f.loudness_range_lu:.1f}"
+                peak = (
+                    f"TP {f.true_peak_dbtp:.1f} dBTP"
+                    if f.true_peak_dbtp is not None
+                    else f"peak {f.sample_peak_dbfs:.1f} dBFS"
                 )
+                extra.append(f"{f.integrated_lufs:.1f} LUFS, {peak}, LRA {f.loudness_range_lu:.1f}")
+            if f.copies == "pending":
+                extra.append("副本待做 copies waiting")
+            elif f.copies == "failed":
+                extra.append(f"副本失败 copies failed: {f.copies_error}")
             if f.leading_silence_s is not None:
                 extra.append(f"silence {f.leading_silence_s:.1f}/{f.trailing_silence_s:.1f} s")
             if f.reencoded is not None and f.kind != "original":
@@ -485,9 +599,11 @@ def reel(
 
 @catalogue.command("import-sheet")
 @click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@WORKERS_OPTION
+@LATER_OPTION
 @click.pass_obj
 @friendly_errors
-def import_sheet(state: State, sheet: Path) -> None:
+def import_sheet(state: State, sheet: Path, workers: int | None, later: bool) -> None:
     """按清单导入（CSV，每行一个文件，路径相对于清单）/ import a manifest: CSV, one row per file."""
     from library.manifest import import_sheet as run
 
@@ -496,6 +612,10 @@ def import_sheet(state: State, sheet: Path) -> None:
         f"完成 / done: 新增 added {report.count('added')}，更新 updated {report.count('updated')}，"
         f"拒绝 refused {report.count('refused')}"
     )
+    if later:
+        _say_copies_wait(state)
+    else:
+        _make_copies(state, workers)
 
 
 @catalogue.command()

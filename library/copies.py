@@ -1,0 +1,145 @@
+"""The slow half of ingest: the web and loudspeaker copies (and posters) of catalogued originals.
+
+Cataloguing leaves each new original with `copies = "pending"`; the database itself is the
+queue. `make_pending_copies` works through it on every core and commits each recording on
+its own, all its copies at once: a crash or Ctrl-C leaves the rest pending for the next run,
+never a recording with half its copies. A copy that cannot be made marks the original
+`failed` with the reason, and is tried again only when asked (`retry_failed`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sqlalchemy import select
+
+from media_pipeline.errors import PipelineError
+from media_pipeline.ingest import RecordingCopies
+
+from .db import Database
+from .ingest import reason_for
+from .models import MediaFile
+from .parallel import run_items
+from .store import MediaStore
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+@dataclass(frozen=True)
+class CopiesLine:
+    """What happened to one recording's copies."""
+
+    recording_id: int
+    name: str
+    status: str  # done | failed
+    reason: str = ""
+
+
+@dataclass
+class CopiesReport:
+    """The recordings whose copies were made, and those that failed and why."""
+
+    lines: list[CopiesLine] = field(default_factory=list)
+    media_seconds: float = 0.0
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        """How many recordings ended with `status`."""
+        return sum(line.status == status for line in self.lines)
+
+
+@dataclass(frozen=True)
+class _Item:
+    file_id: int
+    recording_id: int
+    name: str
+    source: str  # the original's path in the store
+    duration_s: float
+
+
+def waiting(
+    db: Database, recording_ids: Sequence[int] | None = None, *, retry_failed: bool = False
+) -> list[_Item]:
+    """The originals whose copies are still to be made (optionally only these recordings')."""
+    states = [PENDING, FAILED] if retry_failed else [PENDING]
+    query = select(MediaFile).where(MediaFile.kind == "original", MediaFile.copies.in_(states))
+    if recording_ids is not None:
+        query = query.where(MediaFile.recording_id.in_(list(recording_ids)))
+    with db.session() as session:
+        return [
+            _Item(
+                f.id,
+                f.recording_id,
+                f.original_name or f.public_name,
+                f.store_path,
+                f.duration_s or 0.0,
+            )
+            for f in session.scalars(query.order_by(MediaFile.id))
+        ]
+
+
+def _work(item: _Item, scratch: Path) -> RecordingCopies:
+    from media_pipeline.ingest import make_copies
+
+    return make_copies(Path(item.source), scratch)
+
+
+def make_pending_copies(
+    db: Database,
+    store: MediaStore,
+    *,
+    workers: int = 2,
+    recording_ids: Sequence[int] | None = None,
+    retry_failed: bool = False,
+    progress: Callable[[CopiesLine], None] | None = None,
+) -> CopiesReport:
+    """Make every pending original's copies (see module doc); one commit per recording."""
+    started = time.perf_counter()
+    report = CopiesReport()
+    items = waiting(db, recording_ids, retry_failed=retry_failed)
+    # run_items hands workers absolute paths; the store keeps relative ones.
+    items = [replace(i, source=str(store.path(i.source))) for i in items]
+
+    def finish(item: _Item, result: RecordingCopies | PipelineError) -> None:
+        with db.session() as session:
+            original = session.get(MediaFile, item.file_id)
+            if original is None:  # the recording was deleted meanwhile
+                return
+            if isinstance(result, PipelineError):
+                original.copies, original.copies_error = FAILED, reason_for(result, item.source)
+                line = CopiesLine(item.recording_id, item.name, FAILED, original.copies_error)
+            else:
+                _store_copies(session, store, original, result)
+                report.media_seconds += item.duration_s
+                line = CopiesLine(item.recording_id, item.name, DONE)
+        report.lines.append(line)
+        if progress:
+            progress(line)
+
+    run_items(items, _work, finish, store=store, workers=workers)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _store_copies(session, store: MediaStore, original: MediaFile, made: RecordingCopies) -> None:  # noqa: ANN001
+    """Move the made files into the store and add (or replace) their rows."""
+    recording = original.recording
+    existing = {f.kind: f for f in recording.files}
+    for produced in made.produced:
+        stored = store.put(Path(produced.path))
+        row = existing.get(produced.kind)
+        if row is None:
+            row = MediaFile(kind=produced.kind)
+            recording.files.append(row)
+        row.sha256, row.store_path, row.size = stored.sha256, stored.store_path, stored.size
+        row.mime, row.duration_s, row.reencoded = (
+            produced.mime,
+            produced.duration_s,
+            produced.reencoded,
+        )
+    original.probe = made.probe
+    original.true_peak_dbtp = made.true_peak_dbtp
+    original.copies, original.copies_error = DONE, None

@@ -1,0 +1,133 @@
+"""Copies made after cataloguing: the pending queue, failures and retries, Ctrl-C, CLI, page."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from library.copies import make_pending_copies, waiting
+from library.ingest import scan_folder
+from library.models import MediaFile
+from tests.conftest import make_library
+from tests.recordings import make_recording
+from web.app import create_app
+from web.cli import main
+
+COPY_KINDS = {"web", "loudspeaker"}
+
+
+def _kinds(db) -> dict[int, set[str]]:
+    with db.session() as session:
+        found: dict[int, set[str]] = {}
+        for f in session.scalars(select(MediaFile)):
+            found.setdefault(f.recording_id, set()).add(f.kind)
+        return found
+
+
+def _originals(db) -> dict[int, MediaFile]:
+    with db.session() as session:
+        rows = session.scalars(select(MediaFile).where(MediaFile.kind == "original")).all()
+        return {f.recording_id: f for f in rows}
+
+
+@pytest.fixture
+def library(tmp_path):
+    folder = tmp_path / "in"
+    for i, freq in enumerate((330, 440, 550)):
+        make_recording(folder / f"歌 {i}.wav", "wav", 1.0, freq=freq)
+    _config, db, store = make_library(tmp_path / "lib")
+    report = scan_folder(db, store, folder, workers=1)
+    assert report.count("added") == 3
+    return db, store
+
+
+def test_cataloguing_leaves_copies_pending_and_makes_none(library):
+    db, _store = library
+    assert all(kinds == {"original", "waveform", "peaks"} for kinds in _kinds(db).values())
+    assert {f.copies for f in _originals(db).values()} == {"pending"}
+    assert len(waiting(db)) == 3
+
+
+def test_a_failed_copy_is_recorded_and_retried_only_when_asked(library):
+    db, store = library
+    victim = _originals(db)[2]
+    stored = store.path(victim.store_path)
+    kept = stored.read_bytes()
+    stored.unlink()  # a disk fault: the original has gone from the store
+
+    report = make_pending_copies(db, store, workers=1)
+    assert sorted((line.recording_id, line.status) for line in report.lines) == [
+        (1, "done"), (2, "failed"), (3, "done"),
+    ]  # fmt: skip
+    (failed,) = [line for line in report.lines if line.status == "failed"]
+    assert "file not found" in failed.reason and str(store.root) not in failed.reason
+    originals = _originals(db)
+    assert (originals[2].copies, originals[2].copies_error) == ("failed", failed.reason)
+    assert _kinds(db)[2] == {"original", "waveform", "peaks"}  # nothing half-made
+    assert make_pending_copies(db, store, workers=1).lines == []  # not retried unasked
+
+    stored.write_bytes(kept)
+    again = make_pending_copies(db, store, workers=1, retry_failed=True)
+    assert [(line.recording_id, line.status) for line in again.lines] == [(2, "done")]
+    assert _originals(db)[2].copies_error is None
+    assert all(kinds >= COPY_KINDS for kinds in _kinds(db).values())
+
+
+def test_ctrl_c_keeps_finished_copies_and_leaves_the_rest_pending(library):
+    db, store = library
+
+    def interrupt(line) -> None:  # noqa: ANN001
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        make_pending_copies(db, store, workers=1, progress=interrupt)
+    states = sorted(f.copies for f in _originals(db).values())
+    assert states == ["done", "pending", "pending"]
+    for rid, kinds in _kinds(db).items():
+        assert kinds >= COPY_KINDS or not (COPY_KINDS & kinds), rid
+    assert not list(store.root.rglob("*.part"))
+    make_pending_copies(db, store, workers=2)
+    assert {f.copies for f in _originals(db).values()} == {"done"}
+
+
+def test_scan_later_then_copies_on_the_command_line(tmp_path):
+    folder = tmp_path / "phone"
+    make_recording(folder / "a.wav", "wav", 1.0)
+    runner = CliRunner()
+    scan = runner.invoke(main, ["catalogue", "scan", str(folder), "--later", "--workers", "1"])
+    assert scan.exit_code == 0, scan.output
+    assert "copies waiting: 1" in scan.output
+    show = runner.invoke(main, ["catalogue", "show", "1"])
+    assert "副本待做 copies waiting" in show.output and "dBFS" in show.output
+    made = runner.invoke(main, ["catalogue", "copies", "--workers", "1"])
+    assert made.exit_code == 0, made.output
+    assert "✓ #1 a.wav" in made.output and "完成 done 1，失败 failed 0" in made.output
+    show = runner.invoke(main, ["catalogue", "show", "1"])
+    assert "copies waiting" not in show.output and "dBTP" in show.output
+    assert "no copies are waiting" in runner.invoke(main, ["catalogue", "copies"]).output
+
+
+def test_scan_makes_the_copies_unless_told_later(tmp_path):
+    folder = tmp_path / "phone"
+    make_recording(folder / "a.m4a", "m4a", 1.0)
+    result = CliRunner().invoke(main, ["catalogue", "scan", str(folder), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "副本 / copies: 完成 done 1" in result.output
+
+
+def test_the_page_says_the_copy_is_coming_and_serves_no_original(tmp_path):
+    folder = tmp_path / "in"
+    make_recording(folder / "a.wav", "wav", 1.0)
+    config, db, store = make_library(tmp_path / "lib")
+    from library.recordings import RecordingMeta
+
+    scan_folder(db, store, folder, workers=1, defaults=RecordingMeta(protocol="public"))
+    client = create_app({"KUANYUE_CONFIG": config, "TESTING": True}).test_client()
+    page = client.get("/recordings/1").get_data(as_text=True)
+    assert "data-copy-pending" in page and "<audio" not in page
+    original = _originals(db)[1]
+    assert client.get(f"/media/{original.public_name}").status_code == 404
+    make_pending_copies(db, store, workers=1)
+    page = client.get("/recordings/1").get_data(as_text=True)
+    assert "data-copy-pending" not in page and "<audio" in page
