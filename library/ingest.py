@@ -214,7 +214,7 @@ def _record(
         copies="pending",
         streams=[
             MediaStream(
-                index=s.index,
+                index=index,
                 kind=s.kind,
                 codec=s.codec,
                 sample_rate=s.sample_rate,
@@ -223,7 +223,7 @@ def _record(
                 height=s.height,
                 fps=s.fps,
             )
-            for s in analysis.streams
+            for index, s in enumerate(analysis.streams)
         ],
     )
     recording.files.append(orig)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import MediaError, PipelineError, ToolMissing
+from .probe import StreamInfo
 
 
 @dataclass(frozen=True)
@@ -24,23 +25,6 @@ class ProducedFile:
     mime: str
     duration_s: float | None = None
     reencoded: bool | None = None
-    integrated_lufs: float | None = None
-    true_peak_dbtp: float | None = None
-    loudness_range_lu: float | None = None
-
-
-@dataclass(frozen=True)
-class StreamRow:
-    """One stream of the original, as plain values."""
-
-    index: int
-    kind: str
-    codec: str
-    sample_rate: int | None
-    channels: int | None
-    width: int | None
-    height: int | None
-    fps: float | None
 
 
 @dataclass(frozen=True)
@@ -51,7 +35,7 @@ class RecordingAnalysis:
     container: str
     duration_s: float
     is_video: bool
-    streams: tuple[StreamRow, ...]
+    streams: tuple[StreamInfo, ...]
     probe: dict
     integrated_lufs: float
     loudness_range_lu: float
@@ -106,10 +90,7 @@ def analyse_recording(src: Path, workdir: Path) -> RecordingAnalysis:
         container=info.container,
         duration_s=info.duration_s,
         is_video=info.is_video,
-        streams=tuple(
-            StreamRow(i, s.kind, s.codec, s.sample_rate, s.channels, s.width, s.height, s.fps)
-            for i, s in enumerate(info.streams)
-        ),
+        streams=info.streams,
         probe=info.raw,
         integrated_lufs=found.integrated_lufs,
         loudness_range_lu=found.loudness_range_lu,

@@ -226,7 +226,7 @@ def _decode(
 
 
 def _note_silence(metadata: Any, spans: list[tuple[float, float | None]]) -> None:
-    """Add silencedetect's start/end marks on one frame to `spans` (as parse_silences does)."""
+    """Add silencedetect's start/end marks on one frame to `spans`; end None: ran to EOF."""
     start, end = metadata.get("lavfi.silence_start"), metadata.get("lavfi.silence_end")
     # A frame is 100 ms and a silence at least SILENCE_MIN_S: a frame holding both marks
     # ends the open silence before starting the next.

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import MediaError, ToolFailed
 from .files import atomic_output
 
-PCM_RATE = 11025  # = libav.RATE (not imported: libav imports this module's neighbours)
+PCM_RATE = 11025  # the samples' rate; libav.RATE decodes at it
 # Indigo (#4f46e5) bars on a transparent background read on light and dark pages alike.
 COLOUR = (79, 70, 229, 255)
 
@@ -102,11 +101,3 @@ def waveform(
     write_waveform(
         samples, Path(png), Path(peaks_json), width=width, height=height, peaks=peaks, rate=RATE
     )
-
-
-def decode_error(path: Path, exc: ToolFailed) -> MediaError:
-    """The MediaError for a failed decode of `path` (no audio stream, or broken data)."""
-    if "matches no streams" in exc.stderr:
-        return MediaError(path, "not-media", "没有音频流 / no audio stream")
-    lines = exc.stderr.strip().splitlines()
-    return MediaError(path, "corrupt", lines[-1] if lines else f"exit {exc.returncode}")

@@ -161,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 session, recording, RecordingMeta(titles={"zh-Hans": title}, genre=genres[name])
             )
             if name == "防火歌":
-                add_track(
-                    recording, lyrics_file(args.folder), kind="lyrics", lang="zh-Hans"
-                )
+                add_track(recording, lyrics_file(args.folder), kind="lyrics", lang="zh-Hans")
                 add_consent(session, recording, "示例歌师（虚构）", "broadcast", note=LABEL)
                 try:
                     link_clause(session, recording, args.clause, 0.0, BEAT_S * 18 * 2)

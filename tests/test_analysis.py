@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PIL import Image
 
 from media_pipeline import libav
-from media_pipeline.analysis import (
-    Silence,
-    analyse_audio,
-    analysis_argv,
-    parse_silences,
-    poster_frame,
-    silence_bounds,
-)
+from media_pipeline.analysis import Silence, poster_frame, silence_bounds
 from media_pipeline.errors import MediaError
 from media_pipeline.loudness import measure_loudness
 from media_pipeline.probe import (
@@ -29,17 +20,6 @@ from media_pipeline.probe import (
 from media_pipeline.tools import ffmpeg
 from tests.recordings import FORMATS, make_amr, make_broken, make_recording, make_with_cover
 
-# silencedetect's stderr for 1 s silence, 1 s tone, 1 s silence (ffmpeg 5.1).
-SILENCEDETECT_STDERR = """\
-Stream mapping:
-  Stream #0:0 -> #0:0 (pcm_f64le (native) -> pcm_s16le (native))
-[silencedetect @ 0x55f7c1ffd600] silence_start: 0
-[silencedetect @ 0x55f7c1ffd600] silence_end: 1.00002 | silence_duration: 1.00002
-[silencedetect @ 0x55f7c1ffd600] silence_start: 2
-[silencedetect @ 0x55f7c1ffd600] silence_end: 3 | silence_duration: 1
-size=N/A time=00:00:03.00 bitrate=N/A speed= 800x
-"""
-
 # The start of `ffmpeg -decoders` (5.1).
 DECODERS = """\
 Decoders:
@@ -52,11 +32,6 @@ Decoders:
 
 # A name with spaces, Chinese and shell/ffmpeg metacharacters (":" reads as a protocol).
 AWKWARD = "侗族大歌 it's $HOME; a&b (1) %d:x|`y`"
-
-
-def test_parse_silences():
-    assert parse_silences(SILENCEDETECT_STDERR) == [(0.0, 1.00002), (2.0, 3.0)]
-    assert parse_silences("silence_start: -0.0001\n") == [(0.0, None)]
 
 
 @pytest.mark.parametrize(
@@ -94,15 +69,6 @@ def test_container_name(format_name, brand, kinds, expected):
         "streams": [{"codec_type": k, "codec_name": "x"} for k in kinds],
     }
     assert container_name(raw) == expected
-
-
-def test_analysis_argv_one_decode_without_video():
-    argv = analysis_argv(Path("/r/a.mp4"))
-    assert argv[argv.index("-i") - 3 : argv.index("-i") + 2] == [
-        "-vn", "-sn", "-dn", "-i", "file:/r/a.mp4",
-    ]  # fmt: skip
-    assert argv[argv.index("-af") + 1].startswith("silencedetect=")
-    assert "ebur128=peak=true" in argv[argv.index("-af") + 1]
 
 
 def test_media_url_keeps_names_literal(tmp_path):
@@ -184,48 +150,18 @@ def test_probe_faststart_mp4_cut_in_half_is_corrupt(tmp_path):
     assert caught.value.reason == "corrupt"
 
 
-def test_truncated_flac_is_caught_by_the_analysis_decode(tmp_path):
-    # FLAC's header gives the full duration and no bit rate: only decoding finds the loss.
-    path = make_broken(tmp_path / "cut.flac", "truncated")
-    info = probe_media(path)
-    with pytest.raises(MediaError) as caught:
-        analyse_audio(path, info.duration_s)
-    assert caught.value.reason == "corrupt"
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in ("m4a", "wav", "mp3", "opus")])
-def test_leading_and_trailing_silence(tmp_path, name):
-    fmt = FORMATS[name]
-    path = make_recording(tmp_path / f"s{fmt.suffix}", fmt, 3.0, lead_s=1.5, trail_s=2.0)
-    info = probe_media(path)
-    loudness, silence = analyse_audio(path, info.duration_s)
-    assert silence.leading_s == pytest.approx(1.5, abs=0.05)
-    # MP3 adds up to a frame of padding at the end, which is silence too.
-    assert silence.trailing_s == pytest.approx(2.0, abs=0.05 if name != "mp3" else 0.08)
-    assert loudness == measure_loudness(path)
-
-
 def test_analyse_video_file_uses_its_audio(tmp_path):
     path = make_recording(tmp_path / "drama.mp4", "mp4", 2.0, amplitude=0.5)
-    loudness, silence = analyse_audio(path, probe_media(path).audio_duration_s)
-    assert loudness.true_peak_dbtp == pytest.approx(-6.0, abs=0.5)
-    assert silence == Silence(0.0, 0.0)
+    found = libav.analyse(path, probe_media(path).audio_duration_s)
+    assert found.sample_peak_dbfs == pytest.approx(-6.0, abs=0.5)
+    assert found.silence == Silence(0.0, 0.0)
 
 
 def test_analyse_speech(tmp_path):
     path = make_recording(tmp_path / "speech.m4a", "m4a", 7.0, speech=True)
-    loudness, _ = analyse_audio(path)
-    assert loudness == measure_loudness(path)
-    assert -40 < loudness.integrated_lufs < -5
-
-
-def test_analyse_without_audio_is_not_media(tmp_path):
-    silent_film = tmp_path / "film.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:d=1", "-c:v", "libx264",
-           "-preset", "ultrafast", media_url(silent_film))  # fmt: skip
-    with pytest.raises(MediaError) as caught:
-        analyse_audio(silent_film)
-    assert caught.value.reason == "not-media"
+    found = libav.analyse(path)
+    assert found.integrated_lufs == pytest.approx(measure_loudness(path).integrated_lufs, abs=0.1)
+    assert -40 < found.integrated_lufs < -5
 
 
 @pytest.mark.parametrize(
@@ -266,8 +202,8 @@ def test_awkward_file_names(tmp_path):
     path = make_recording(tmp_path / f"{AWKWARD}.mp4", "mp4", 2.0, lead_s=0.5)
     info = probe_media(path)
     assert info.is_video
-    _, silence = analyse_audio(path, info.duration_s)
-    assert silence.leading_s == pytest.approx(0.5, abs=0.05)
+    found = libav.analyse(path, info.duration_s)
+    assert found.silence.leading_s == pytest.approx(0.5, abs=0.05)
     poster_frame(path, tmp_path / f"{AWKWARD}.jpg", duration_s=info.duration_s)
     assert (tmp_path / f"{AWKWARD}.jpg").stat().st_size > 0
     assert streams(probe(media_url(path)), "video")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -105,7 +106,7 @@ LATER_OPTION = click.option(
 )
 
 
-def _interrupted(what: str) -> None:
+def _interrupted(what: str) -> NoReturn:
     click.secho(f"\n{what}", fg="yellow", err=True)
     sys.exit(130)
 
@@ -117,15 +118,15 @@ def _make_copies(
     quiet: bool = False,
     retry_failed: bool = False,
     recording_ids: list[int] | None = None,
-) -> None:
-    """Make the pending copies with a progress bar, then one summary line."""
+) -> bool:
+    """Make the pending copies with a progress bar, then one summary line; False if none."""
     from tqdm import tqdm
 
     from library.copies import FAILED, make_pending_copies, waiting
 
     todo = waiting(state.db, recording_ids, retry_failed=retry_failed)
     if not todo:
-        return
+        return False
     bar = tqdm(total=len(todo), unit="个", desc="副本 / copies", disable=None, file=sys.stderr)
 
     def progress(line) -> None:  # noqa: ANN001
@@ -157,6 +158,7 @@ def _make_copies(
         f"{report.seconds:.1f} s"
         + ("（`catalogue copies --retry` 重试 / to retry）" if report.count(FAILED) else "")
     )
+    return True
 
 
 @catalogue.command()
@@ -167,12 +169,8 @@ def _make_copies(
 @friendly_errors
 def copies(state: State, workers: int | None, retry: bool, quiet: bool) -> None:
     """生成待做的播放与广播副本 / make the pending web and loudspeaker copies."""
-    from library.copies import waiting
-
-    if not waiting(state.db, retry_failed=retry):
+    if not _make_copies(state, workers, quiet=quiet, retry_failed=retry):
         click.echo("没有待做的副本 / no copies are waiting")
-        return
-    _make_copies(state, workers, quiet=quiet, retry_failed=retry)
 
 
 @catalogue.command()
