@@ -126,7 +126,7 @@ def check_libav() -> Check:
 
 def check_chromaprint() -> Check:
     """libchromaprint, which fingerprints recordings to find the same take twice."""
-    from .fingerprint import _chromaprint
+    from .recordings.fingerprint import _chromaprint
 
     try:
         chromaprint = _chromaprint()

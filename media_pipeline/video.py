@@ -47,8 +47,8 @@ import ffmpeg
 
 from .errors import PipelineError
 from .files import atomic_output
-from .probe import duration_s as probed_duration_s
-from .probe import probe
+from .recordings.probe import duration_s as probed_duration_s
+from .recordings.probe import probe
 from .subtitles import Cue, ass_time, to_ass
 from .tools import ffmpeg as run_ffmpeg
 

@@ -27,7 +27,7 @@ from pypinyin import Style, lazy_pinyin
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from media_pipeline.errors import ToolMissing  # noqa: E402
-from media_pipeline.probe import duration_s, probe  # noqa: E402
+from media_pipeline.recordings.probe import duration_s, probe  # noqa: E402
 from media_pipeline.subtitles import Cue, build_cues  # noqa: E402
 from media_pipeline.tools import run  # noqa: E402
 from media_pipeline.video import TitleCard, render_video  # noqa: E402

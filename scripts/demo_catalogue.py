@@ -12,12 +12,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from library.copies import make_pending_copies
+from library.catalogue.copies import make_pending_copies
+from library.catalogue.ingest import scan_folder
+from library.catalogue.lyrics import add_track
+from library.catalogue.recordings import (
+    RecordingMeta,
+    add_consent,
+    apply_meta,
+    get_recording,
+    link_clause,
+)
 from library.db import open_database
 from library.errors import LibraryError
-from library.ingest import scan_folder
-from library.lyrics import add_track
-from library.recordings import RecordingMeta, add_consent, apply_meta, get_recording, link_clause
 from library.search import index_recording
 from library.settings import load_config
 from library.store import MediaStore

@@ -54,8 +54,8 @@ def make_library(root: Path):
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory) -> Rendered:
     """The small covenant imported and rendered (all profiles, both video formats), once per session."""
-    from library.covenants import import_covenant
-    from library.rendering import RenderOptions, render_covenant
+    from library.covenants.rendering import RenderOptions, render_covenant
+    from library.covenants.versions import import_covenant
 
     root = tmp_path_factory.mktemp("rendered")
     config, db, store = make_library(root)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from media_pipeline import libav
-from media_pipeline.analysis import Silence, poster_frame, silence_bounds
 from media_pipeline.errors import MediaError
 from media_pipeline.loudness import measure_loudness
-from media_pipeline.probe import (
+from media_pipeline.recordings import libav
+from media_pipeline.recordings.analysis import Silence, poster_frame, silence_bounds
+from media_pipeline.recordings.probe import (
     container_name,
     media_url,
     parse_decoders,

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from library.access import Viewer, broadcastable
+from library.catalogue.recordings import get_recording
+from library.catalogue.reels import plan_reel
 from library.db import open_database
 from library.errors import LibraryError
-from library.recordings import get_recording
-from library.reels import plan_reel
 from library.settings import load_config
 from library.store import MediaStore
 from tests.conftest import SMALL_COVENANT

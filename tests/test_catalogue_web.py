@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from library.copies import make_pending_copies
-from library.ingest import add_file
-from library.lyrics import add_track
+from library.catalogue.copies import make_pending_copies
+from library.catalogue.ingest import add_file
+from library.catalogue.lyrics import add_track
+from library.catalogue.recordings import RecordingMeta, get_recording
 from library.models import MediaFile
-from library.recordings import RecordingMeta, get_recording
 from library.search import index_recording
 from tests.conftest import make_library
 from tests.recordings import make_recording

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from library.copies import make_pending_copies, waiting
-from library.ingest import scan_folder
+from library.catalogue.copies import make_pending_copies, waiting
+from library.catalogue.ingest import scan_folder
 from library.models import MediaFile
 from tests.conftest import make_library
 from tests.recordings import make_recording
@@ -120,7 +120,7 @@ def test_the_page_says_the_copy_is_coming_and_serves_no_original(tmp_path):
     folder = tmp_path / "in"
     make_recording(folder / "a.wav", "wav", 1.0)
     config, db, store = make_library(tmp_path / "lib")
-    from library.recordings import RecordingMeta
+    from library.catalogue.recordings import RecordingMeta
 
     scan_folder(db, store, folder, workers=1, defaults=RecordingMeta(protocol="public"))
     client = create_app({"KUANYUE_CONFIG": config, "TESTING": True}).test_client()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from library.covenant_parser import (
+from library.covenants.parser import (
     TOPICS,
     ParsedCovenant,
     guess_topic,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from library.covenants import diff_versions, import_covenant, set_topic, slugify
+from library.covenants.versions import diff_versions, import_covenant, set_topic, slugify
 from library.db import open_database
 from library.errors import LibraryError
 from library.models import Segment, SegmentFile

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from library.catalogue.recordings import get_recording
 from library.db import open_database
 from library.models import Recording
-from library.recordings import get_recording
 from library.settings import load_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from media_pipeline.derive import (
+from media_pipeline.errors import PipelineError
+from media_pipeline.loudness import Loudness, measure_loudness
+from media_pipeline.recordings.derive import (
     derive_loudspeaker,
     derive_web,
     first_stream,
@@ -16,9 +18,7 @@ from media_pipeline.derive import (
     web_gain_db,
     web_video_filters,
 )
-from media_pipeline.errors import PipelineError
-from media_pipeline.loudness import Loudness, measure_loudness
-from media_pipeline.probe import probe
+from media_pipeline.recordings.probe import probe
 from media_pipeline.tools import ffmpeg
 
 # Quotes, dollar, semicolon, ampersand, spaces and Chinese: all must pass through argv intact.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from media_pipeline.errors import PipelineError
-from media_pipeline.fingerprint import (
+from media_pipeline.recordings.fingerprint import (
     NEAR_DUPLICATE,
     RATE,
     Fingerprint,

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from library.copies import make_pending_copies
+from library.catalogue.copies import make_pending_copies
+from library.catalogue.ingest import ReportLine, add_file, scan_folder
+from library.catalogue.recordings import RecordingMeta, format_date, get_recording
 from library.errors import LibraryError
-from library.ingest import ReportLine, add_file, scan_folder
 from library.models import MediaFile, NearDuplicate, Recording, ScannedFile
-from library.recordings import RecordingMeta, format_date, get_recording
 from library.store import sha256_file
 from media_pipeline import tools
 from media_pipeline.tools import ffmpeg

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from media_pipeline import libav
 from media_pipeline.errors import MediaError
 from media_pipeline.loudness import measure_loudness
-from media_pipeline.probe import media_url, probe_media
+from media_pipeline.recordings import libav
+from media_pipeline.recordings.probe import media_url, probe_media
 from media_pipeline.tools import ffmpeg
 from tests.recordings import FORMATS, make_amr, make_broken, make_recording, make_with_cover
 

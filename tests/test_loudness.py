@@ -21,8 +21,8 @@ from media_pipeline.loudness import (
     parse_out_time_s,
     video_audio_wav,
 )
-from media_pipeline.probe import probe, streams
 from media_pipeline.profiles import PROFILES
+from media_pipeline.recordings.probe import probe, streams
 
 from . import media
 

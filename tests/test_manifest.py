@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from library.catalogue.manifest import import_sheet
+from library.catalogue.recordings import format_date, get_recording, title
 from library.errors import LibraryError
-from library.manifest import import_sheet
-from library.recordings import format_date, get_recording, title
 from tests.conftest import make_library
 from tests.recordings import make_recording
 

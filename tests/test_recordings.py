@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from library.db import open_database
-from library.errors import LibraryError
-from library.models import MediaFile, Recording
-from library.recordings import (
+from library.catalogue.recordings import (
     RecordingMeta,
     add_consent,
     apply_meta,
@@ -20,6 +17,9 @@ from library.recordings import (
     title,
     withdraw_consent,
 )
+from library.db import open_database
+from library.errors import LibraryError
+from library.models import MediaFile, Recording
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_consent_is_recorded_and_withdrawn(db):
 
 
 def test_links_need_a_real_clause_and_a_span_inside_the_recording(db, tmp_path):
-    from library.covenants import import_covenant
+    from library.covenants.versions import import_covenant
     from tests.conftest import SMALL_COVENANT
 
     source = tmp_path / "c.txt"
@@ -165,7 +165,7 @@ def test_links_need_a_real_clause_and_a_span_inside_the_recording(db, tmp_path):
 
 
 def test_the_genre_list_can_grow_and_be_renamed(db):
-    from library.recordings import find_genre, save_genre
+    from library.catalogue.recordings import find_genre, save_genre
 
     with db.session() as session:
         save_genre(session, "new-genre", "新曲种")
@@ -182,8 +182,8 @@ def test_the_genre_list_can_grow_and_be_renamed(db):
 
 
 def test_near_duplicates_wait_for_a_person_and_nothing_is_deleted(db):
+    from library.catalogue.recordings import decide_near_duplicate, near_duplicates
     from library.models import NearDuplicate
-    from library.recordings import decide_near_duplicate, near_duplicates
 
     with db.session() as session:
         a, b = make_recording(session), make_recording(session)

@@ -17,8 +17,14 @@ from media_pipeline.loudness import (
     parse_ebur128_summary,
     video_audio_wav,
 )
-from media_pipeline.probe import duration_s, probe, stream_duration_s, streams, video_size
-from media_pipeline.reel import (
+from media_pipeline.recordings.probe import (
+    duration_s,
+    probe,
+    stream_duration_s,
+    streams,
+    video_size,
+)
+from media_pipeline.recordings.reel import (
     AUDIO_ONLY_FPS,
     MAX_LIMITING_DB,
     TRUE_PEAK_DBTP,

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 import webvtt
 
-from library.covenants import import_covenant
+from library.covenants.rendering import RenderOptions, render_covenant
+from library.covenants.versions import import_covenant
 from library.models import Clause, Covenant, CovenantVersion, Segment
-from library.rendering import RenderOptions, render_covenant
 from library.store import sha256_file
 from media_pipeline import tools
 from tests.conftest import SMALL_COVENANT, make_library

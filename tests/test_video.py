@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from media_pipeline.errors import PipelineError
-from media_pipeline.probe import duration_s, probe, stream_duration_s, streams, video_size
+from media_pipeline.recordings.probe import (
+    duration_s,
+    probe,
+    stream_duration_s,
+    streams,
+    video_size,
+)
 from media_pipeline.subtitles import Cue, build_cues
 from media_pipeline.tools import ffmpeg, run
 from media_pipeline.video import (

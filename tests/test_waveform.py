@@ -9,7 +9,14 @@ import pytest
 from PIL import Image
 
 from media_pipeline.errors import MediaError
-from media_pipeline.waveform import COLOUR, PCM_RATE, draw, min_max, peaks_document, waveform
+from media_pipeline.recordings.waveform import (
+    COLOUR,
+    PCM_RATE,
+    draw,
+    min_max,
+    peaks_document,
+    waveform,
+)
 from tests.recordings import make_broken, make_recording
 
 

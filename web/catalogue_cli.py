@@ -55,7 +55,7 @@ def meta_options(fn):  # noqa: ANN001, ANN201 - a click decorator
 
 def build_meta(values: dict):  # noqa: ANN201
     """RecordingMeta from the shared options (absent options change nothing)."""
-    from library.recordings import RecordingMeta, parse_performer
+    from library.catalogue.recordings import RecordingMeta, parse_performer
 
     return RecordingMeta(
         titles={lang: values[key] for key, lang in LANG_OPTIONS if values.get(key)},
@@ -122,7 +122,7 @@ def _make_copies(
     """Make the pending copies with a progress bar, then one summary line; False if none."""
     from tqdm import tqdm
 
-    from library.copies import FAILED, make_pending_copies, waiting
+    from library.catalogue.copies import FAILED, make_pending_copies, waiting
 
     todo = waiting(state.db, recording_ids, retry_failed=retry_failed)
     if not todo:
@@ -192,7 +192,7 @@ def scan(
     """
     from tqdm import tqdm
 
-    from library.ingest import scan_folder
+    from library.catalogue.ingest import scan_folder
 
     bar = tqdm(unit="个", desc="编目 / scan", disable=None, file=sys.stderr)
 
@@ -242,7 +242,7 @@ def scan(
 
 
 def _say_copies_wait(state: State) -> None:
-    from library.copies import waiting
+    from library.catalogue.copies import waiting
 
     count = len(waiting(state.db))
     if count:
@@ -259,7 +259,7 @@ def _say_copies_wait(state: State) -> None:
 @friendly_errors
 def add(state: State, file: Path, later: bool, **values) -> None:  # noqa: ANN003
     """添加一个录音文件及其信息 / add one recording with its metadata."""
-    from library.ingest import add_file
+    from library.catalogue.ingest import add_file
 
     line = add_file(state.db, state.store, file, build_meta(values))
     click.echo(_format_line(line))
@@ -278,7 +278,7 @@ def add(state: State, file: Path, later: bool, **values) -> None:  # noqa: ANN00
 @friendly_errors
 def edit(state: State, recording_id: int, **values) -> None:  # noqa: ANN003
     """修改录音信息 / edit a recording's metadata."""
-    from library.recordings import apply_meta, get_recording
+    from library.catalogue.recordings import apply_meta, get_recording
     from library.search import index_recording
 
     with state.db.session() as session:
@@ -294,7 +294,7 @@ def edit(state: State, recording_id: int, **values) -> None:  # noqa: ANN003
 @friendly_errors
 def show(state: State, recording_id: int) -> None:
     """显示一个录音的全部信息 / show everything about a recording."""
-    from library.recordings import format_date, get_recording
+    from library.catalogue.recordings import format_date, get_recording
 
     with state.db.session() as session:
         r = get_recording(session, recording_id)
@@ -377,7 +377,7 @@ def link(
     state: State, recording_id: int, clause_key: str, start: str, end: str, relation: str, note: str
 ) -> None:
     """把录音片段与条款关联 / link a span of a recording to the clause it teaches."""
-    from library.recordings import get_recording, link_clause, parse_timecode
+    from library.catalogue.recordings import get_recording, link_clause, parse_timecode
 
     with state.db.session() as session:
         span = link_clause(
@@ -419,7 +419,7 @@ def consent(
     note: str,
 ) -> None:
     """记录或撤回授权 / record or withdraw consent."""
-    from library.recordings import add_consent, get_recording, withdraw_consent
+    from library.catalogue.recordings import add_consent, get_recording, withdraw_consent
 
     with state.db.session() as session:
         recording = get_recording(session, recording_id)
@@ -467,13 +467,13 @@ VIEWER_HELP = (
 @friendly_errors
 def search(state: State, query: str, viewer: str, limit: int, **filters) -> None:  # noqa: ANN003
     """检索：中文（简繁皆可）、侗文（有无声调字母皆可）/ search Chinese (either script) and Dong (with or without tone letters)."""
-    from library.export import parse_viewer
+    from library.catalogue.export import parse_viewer
     from library.search import search as run_search
 
     genre = filters.pop("genre")
     with state.db.session() as session:
         if genre:
-            from library.recordings import find_genre
+            from library.catalogue.recordings import find_genre
 
             genre = find_genre(session, genre).key
         hits = run_search(session, query, parse_viewer(viewer), genre=genre, limit=limit, **filters)
@@ -497,7 +497,7 @@ def search(state: State, query: str, viewer: str, limit: int, **filters) -> None
 @friendly_errors
 def export(state: State, fmt: str, output: Path | None, viewer: str) -> None:
     """导出目录（CSV 或 JSON），只含有权查看的内容 / export the catalogue, only what the viewer may see."""
-    from library.export import export_text, parse_viewer
+    from library.catalogue.export import export_text, parse_viewer
     from media_pipeline.files import atomic_output
 
     with state.db.session() as session:
@@ -540,8 +540,8 @@ def lyrics(
     protocol: str | None,
 ) -> None:
     """歌词、记录与译文（LRC、WebVTT、SRT 或纯文本）/ lyrics, transcripts, translations (LRC, WebVTT, SRT, plain)."""
-    from library.lyrics import add_track
-    from library.recordings import get_recording
+    from library.catalogue.lyrics import add_track
+    from library.catalogue.recordings import get_recording
     from library.search import index_recording
 
     with state.db.session() as session:
@@ -582,8 +582,8 @@ def reel(
     state: State, clause_key: str, recording_id: int | None, output: Path, viewer: str
 ) -> None:
     """条款视频加上唱这条规矩的歌 / the clause, then the excerpt that sings it (MP4 + loudspeaker MP3)."""
-    from library.export import parse_viewer
-    from library.reels import make_clause_reel, plan_reel
+    from library.catalogue.export import parse_viewer
+    from library.catalogue.reels import make_clause_reel, plan_reel
 
     with state.db.session() as session:
         plan = plan_reel(session, state.store, clause_key, parse_viewer(viewer), recording_id)
@@ -603,7 +603,7 @@ def reel(
 @friendly_errors
 def import_sheet(state: State, sheet: Path, workers: int | None, later: bool) -> None:
     """按清单导入（CSV，每行一个文件，路径相对于清单）/ import a manifest: CSV, one row per file."""
-    from library.manifest import import_sheet as run
+    from library.catalogue.manifest import import_sheet as run
 
     report = run(state.db, state.store, sheet, progress=lambda line: click.echo(_format_line(line)))
     click.echo(
@@ -629,8 +629,8 @@ def genres(
     """曲种列表（可增改）/ the controlled list of genres (add or rename with --add)."""
     from sqlalchemy import select
 
+    from library.catalogue.recordings import save_genre
     from library.models import Genre
-    from library.recordings import save_genre
 
     with state.db.session() as session:
         if key:
@@ -649,8 +649,8 @@ def genres(
 @friendly_errors
 def duplicates(state: State, pair_id: int | None, decision: str | None, show_all: bool) -> None:
     """疑似同一录音（指纹相近），由人决定，不会删除 / possible same takes, for a person to decide; nothing is deleted."""
+    from library.catalogue.recordings import decide_near_duplicate, near_duplicates, title
     from library.models import MediaFile
-    from library.recordings import decide_near_duplicate, near_duplicates, title
 
     with state.db.session() as session:
         if pair_id is not None:

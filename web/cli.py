@@ -85,7 +85,7 @@ def covenant_import(
     state: State, file: Path, village: str | None, title: str | None, slug: str | None
 ) -> None:
     """导入文本、Markdown 或 YAML；文本有变化时生成新版本 / import text, Markdown or YAML; changes make a new version."""
-    from library.covenants import import_covenant
+    from library.covenants.versions import import_covenant
 
     result = import_covenant(state.db, file, village=village, title=title, slug=slug)
     for w in result.warnings:
@@ -134,7 +134,7 @@ def covenant_list(state: State) -> None:
 @friendly_errors
 def covenant_show(state: State, ref: str) -> None:
     """显示当前版本的条款 / show the clauses of the current version."""
-    from library.covenants import get_covenant
+    from library.covenants.versions import get_covenant
 
     with state.db.session() as session:
         cov = get_covenant(session, ref)
@@ -162,7 +162,7 @@ def covenant_show(state: State, ref: str) -> None:
 @friendly_errors
 def covenant_diff(state: State, ref: str, old: int | None, new: int | None, show_all: bool) -> None:
     """比较两个版本 / show what changed between two versions."""
-    from library.covenants import diff_versions
+    from library.covenants.versions import diff_versions
 
     with state.db.session() as session:
         _print_changes(diff_versions(session, ref, old, new), only_changed=not show_all)
@@ -175,7 +175,7 @@ def covenant_diff(state: State, ref: str, old: int | None, new: int | None, show
 @friendly_errors
 def covenant_topic(state: State, key: str, topic: str) -> None:
     """修改条款的主题（重新导入时保留）/ set a clause's topic (kept across re-imports)."""
-    from library.covenants import set_topic
+    from library.covenants.versions import set_topic
 
     with state.db.session() as session:
         clause = set_topic(session, key, topic)
@@ -267,7 +267,7 @@ def render(
     """逐条朗读并生成字幕与视频，跳过未变的条款 / narrate and render each clause; unchanged ones are skipped."""
     from tqdm import tqdm
 
-    from library.rendering import RenderOptions, render_covenant
+    from library.covenants.rendering import RenderOptions, render_covenant
 
     cfg = state.config
     options = RenderOptions(
@@ -293,7 +293,7 @@ def render(
     def warn(message: str) -> None:
         tqdm.write(click.style(f"注意 / warning: {message}", fg="yellow"), file=sys.stderr)
 
-    from library.covenants import get_covenant
+    from library.covenants.versions import get_covenant
 
     with state.db.session() as session:
         cov = get_covenant(session, ref)

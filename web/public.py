@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from library.access import Viewer, can_see_track, visible_recordings
-from library.covenants import get_covenant
+from library.catalogue.recordings import LOAD_ALL
+from library.catalogue.recordings import title as recording_title
+from library.covenants.versions import get_covenant
 from library.errors import CovenantNotFound
 from library.models import (
     Clause,
@@ -22,8 +24,6 @@ from library.models import (
     Segment,
     SegmentFile,
 )
-from library.recordings import LOAD_ALL
-from library.recordings import title as recording_title
 
 bp = Blueprint("public", __name__)
 

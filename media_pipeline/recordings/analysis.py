@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MediaError, ToolFailed
-from .files import atomic_output
+from ..errors import MediaError, ToolFailed
+from ..files import atomic_output
+from ..tools import ffmpeg
 from .probe import media_url, probe_media
-from .tools import ffmpeg
 
 # Quieter than this counts as silence: below a phone's noise floor in a quiet room, above
 # digital silence and dither. Gaps shorter than SILENCE_MIN_S are pauses, not silence.

@@ -30,8 +30,8 @@ from typing import Any
 import cn2an
 import yaml
 
-from .covenant_text import read_text
-from .errors import CovenantFileError, CovenantSchemaError, DuplicateClause, NoClausesFound
+from ..errors import CovenantFileError, CovenantSchemaError, DuplicateClause, NoClausesFound
+from ..textfiles import read_text
 from .topics import TOPICS, guess_topic, topic_of_heading
 
 __all__ = [

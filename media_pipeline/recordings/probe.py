@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import MediaError, PipelineError, ToolFailed
-from .tools import run
+from ..errors import MediaError, PipelineError, ToolFailed
+from ..tools import run
 
 
 def probe_argv(path: Path | str) -> list[str]:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .errors import MediaError, PipelineError, ToolMissing
+from ..errors import MediaError, PipelineError, ToolMissing
 
 # Chromaprint works on 11025 Hz mono in frames of 4096 samples, one every 4096 // 3; a raw
 # value needs 19 frames more than the first (its chroma filter and classifier windows).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Clause, Segment, SegmentFile
+from ..models import Clause, Segment, SegmentFile
 
 FILE_COLUMNS = (
     "kind",

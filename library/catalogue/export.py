@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .access import Viewer, broadcastable, can_see_track, query_recordings
-from .errors import LibraryError
-from .models import Recording
+from ..access import Viewer, broadcastable, can_see_track, query_recordings
+from ..errors import LibraryError
+from ..models import Recording
 from .recordings import LOAD_ALL, format_date
 
 COLUMNS = (

@@ -7,12 +7,12 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-from .covenant_text import read_text
-from .db import Database
-from .errors import LibraryError
+from ..db import Database
+from ..errors import LibraryError
+from ..store import MediaStore
+from ..textfiles import read_text
 from .ingest import ReportLine, ScanReport, add_file
 from .recordings import RecordingMeta, parse_performer
-from .store import MediaStore
 
 REQUIRED = ("file",)
 COLUMNS = (
@@ -47,8 +47,8 @@ def row_meta(row: dict[str, str]) -> RecordingMeta:
 
 
 def _update(db: Database, recording_id: int, meta: RecordingMeta) -> None:
+    from ..search import index_recording
     from .recordings import apply_meta, get_recording
-    from .search import index_recording
 
     with db.session() as session:
         apply_meta(session, get_recording(session, recording_id), meta)

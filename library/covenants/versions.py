@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .db import Database
-from .errors import CovenantNotFound, LibraryError
-from .models import Clause, Covenant, CovenantVersion
+from ..db import Database
+from ..errors import CovenantNotFound, LibraryError
+from ..models import Clause, Covenant, CovenantVersion
 from .segments import copy_segments
 
 if TYPE_CHECKING:
-    from .covenant_parser import ParsedClause, ParsedCovenant
+    from .parser import ParsedClause, ParsedCovenant
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def import_covenant(
     slug: str | None = None,
 ) -> ImportResult:
     """Import a covenant file; changed text becomes a new version, unchanged text is a no-op."""
-    from .covenant_parser import load_covenant  # the parser's imports are heavy; render needs none
+    from .parser import load_covenant  # the parser's imports are heavy; render needs none
 
     path = Path(path)
     parsed = load_covenant(path)

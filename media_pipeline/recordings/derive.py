@@ -45,12 +45,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import PipelineError, ToolFailed
-from .files import atomic_output
-from .loudness import Loudness, measure_loudness
+from ..errors import PipelineError, ToolFailed
+from ..files import atomic_output
+from ..loudness import Loudness, measure_loudness
+from ..profiles import PROFILES
+from ..tools import ffmpeg
 from .probe import duration_s, probe
-from .profiles import PROFILES
-from .tools import ffmpeg
 
 # Remux (no re-encode) audio at or under this bitrate; above it a phone on a slow link waits.
 MAX_COPY_AUDIO_KBPS = 160

@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MediaError
+from ..tools import CALLS
 from .analysis import SILENCE_MIN_S, SILENCE_NOISE_DB, Silence, check_decoded, silence_bounds
-from .errors import MediaError
 from .probe import MediaInfo, check_usable, head, media_info, media_size, media_url
-from .tools import CALLS
 from .waveform import PCM_RATE
 
 # The rate the analysis hands back: Chromaprint's own working rate, and fine enough for a

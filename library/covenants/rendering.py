@@ -12,13 +12,13 @@ from pathlib import Path
 from media_pipeline.errors import PipelineError
 from media_pipeline.jobs import ClauseJob, ClauseOutput, RenderOptions
 
-from .covenants import get_covenant
-from .db import Database
-from .errors import LibraryError
-from .models import Clause, Covenant, Segment, SegmentFile
-from .parallel import run_items
+from ..db import Database
+from ..errors import LibraryError
+from ..models import Clause, Covenant, Segment, SegmentFile
+from ..parallel import run_items
+from ..store import MediaStore, sha256_file
 from .segments import clone_segment, find_segment_by_inputs
-from .store import MediaStore, sha256_file
+from .versions import get_covenant
 
 
 @dataclass

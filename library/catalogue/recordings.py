@@ -9,8 +9,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .errors import LibraryError
-from .models import (
+from ..errors import LibraryError
+from ..models import (
     CONSENT_SCOPES,
     PROTOCOLS,
     ROLES,
@@ -240,7 +240,7 @@ def link_clause(
     note: str = "",
 ) -> ClauseSpan:
     """Link a time-coded span of the recording to the covenant clause it teaches."""
-    from .models import Clause
+    from ..models import Clause
 
     if session.scalar(select(Clause.id).where(Clause.key == clause_key).limit(1)) is None:
         raise LibraryError(

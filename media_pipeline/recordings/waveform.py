@@ -3,7 +3,7 @@
 The audio is decoded once to mono samples at 11025 Hz (libav.RATE; an hour is 160 MB of
 float32), and the drawing and the peaks come from those with numpy: plenty for what a
 waveform can show at 1,000–2,000 columns. Cataloguing gets the samples from its analysis
-pass (media_pipeline.ingest); `waveform` decodes a file for itself.
+pass (media_pipeline.recordings.ingest); `waveform` decodes a file for itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .files import atomic_output
+from ..files import atomic_output
 
 PCM_RATE = 11025  # the samples' rate; libav.RATE decodes at it
 # Indigo (#4f46e5) bars on a transparent background read on light and dark pages alike.

@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .access import Viewer, can_see_track, visible_recordings
-from .errors import LibraryError
-from .models import Clause, ClauseSpan, CovenantVersion, Recording, Segment, TextTrack
-from .store import MediaStore
+from ..access import Viewer, can_see_track, visible_recordings
+from ..errors import LibraryError
+from ..models import Clause, ClauseSpan, CovenantVersion, Recording, Segment, TextTrack
+from ..store import MediaStore
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def make_clause_reel(
     plan: ReelPlan, out_dir: Path, *, font: str = "Noto Sans CJK SC"
 ) -> tuple[Path, Path]:
     """Compose the planned reel into `out_dir`: an MP4 for screens and an MP3 for loudspeakers."""
-    from media_pipeline.reel import Excerpt, LyricLine, make_reel
+    from media_pipeline.recordings.reel import Excerpt, LyricLine, make_reel
 
     out_dir = Path(out_dir)
     stem = f"reel-{plan.clause_key}-{plan.recording_id}"

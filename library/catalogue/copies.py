@@ -17,13 +17,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from media_pipeline.errors import PipelineError
-from media_pipeline.ingest import RecordingCopies
+from media_pipeline.recordings.ingest import RecordingCopies
 
-from .db import Database
+from ..db import Database
+from ..models import MediaFile
+from ..parallel import run_items
+from ..store import MediaStore
 from .ingest import reason_for
-from .models import MediaFile
-from .parallel import run_items
-from .store import MediaStore
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
@@ -82,7 +82,7 @@ def waiting(
 
 
 def _work(item: _Item, scratch: Path) -> RecordingCopies:
-    from media_pipeline.ingest import make_copies
+    from media_pipeline.recordings.ingest import make_copies
 
     return make_copies(Path(item.source), scratch)
 

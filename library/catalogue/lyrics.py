@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .covenant_text import read_text
-from .errors import LibraryError
-from .models import PROTOCOLS, TEXT_KINDS, Recording, TextLine, TextTrack
+from ..errors import LibraryError
+from ..models import PROTOCOLS, TEXT_KINDS, Recording, TextLine, TextTrack
+from ..textfiles import read_text
 from .recordings import TEXT_LANGS
 
 _LRC_TIME = re.compile(r"\[(\d{1,3}):(\d{1,2}(?:[.:]\d{1,3})?)\]")

@@ -4,7 +4,7 @@ A scan hashes new or changed files (threads: hashing is I/O and releases the GIL
 duplicates by SHA-256, analyses the rest on every core (probe, loudness, silence, waveform,
 fingerprint: one in-process decode each), and commits each file on its own: a crash or Ctrl-C
 loses at most the files in flight, and the next scan carries on where this one stopped.
-Each new original is left with its copies pending; `library.copies` makes them.
+Each new original is left with its copies pending; `library.catalogue.copies` makes them.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ import numpy as np
 from sqlalchemy import select
 
 from media_pipeline.errors import MediaError, PipelineError
-from media_pipeline.ingest import RecordingAnalysis
+from media_pipeline.recordings.ingest import RecordingAnalysis
 
-from .db import Database
-from .errors import LibraryError
-from .models import MediaFile, MediaStream, NearDuplicate, Recording, ScannedFile, utcnow
-from .parallel import run_items
+from ..db import Database
+from ..errors import LibraryError
+from ..models import MediaFile, MediaStream, NearDuplicate, Recording, ScannedFile, utcnow
+from ..parallel import run_items
+from ..search import index_recording
+from ..store import MediaStore, sha256_file
 from .recordings import RecordingMeta, apply_meta
-from .search import index_recording
-from .store import MediaStore, sha256_file
 
 MIME = {
     ".mp4": "video/mp4",
@@ -114,7 +114,7 @@ def walk_media(folder: Path) -> Iterator[Path]:
 
 
 def _analyse(item: tuple[Path, os.stat_result, str], scratch: Path) -> RecordingAnalysis:
-    from media_pipeline.ingest import analyse_recording
+    from media_pipeline.recordings.ingest import analyse_recording
 
     return analyse_recording(item[0], scratch)
 
@@ -142,7 +142,7 @@ class _NearDuplicateFinder:
 
     def matches(self, analysis: RecordingAnalysis) -> list[tuple[int, int, float]]:
         """(file id, recording id, similarity) of every known original that sounds the same."""
-        from media_pipeline.fingerprint import NEAR_DUPLICATE, Fingerprint, similarity
+        from media_pipeline.recordings.fingerprint import NEAR_DUPLICATE, Fingerprint, similarity
 
         if not analysis.fingerprint:
             return []

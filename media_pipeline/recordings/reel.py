@@ -44,15 +44,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .errors import PipelineError, SubtitleError
-from .files import atomic_output
-from .loudness import METER, Loudness, mastering_filters, parse_ebur128_summary
+from ..errors import PipelineError, SubtitleError
+from ..files import atomic_output
+from ..loudness import METER, Loudness, mastering_filters, parse_ebur128_summary
+from ..profiles import PROFILES
+from ..subtitles import Cue, build_cues, to_ass
+from ..tools import binary
+from ..tools import ffmpeg as run_ffmpeg
 from .probe import duration_s as probed_duration_s
 from .probe import probe, streams
-from .profiles import PROFILES
-from .subtitles import Cue, build_cues, to_ass
-from .tools import binary
-from .tools import ffmpeg as run_ffmpeg
 
 SAMPLE_RATE = 48000
 # Video fades to and from black at each join.

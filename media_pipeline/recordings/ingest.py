@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MediaError, PipelineError, ToolMissing
+from ..errors import MediaError, PipelineError, ToolMissing
 from .probe import StreamInfo
 
 
@@ -113,9 +113,9 @@ def make_copies(src: Path, workdir: Path) -> RecordingCopies:
     `kuanyue catalogue copies`. ffprobe's JSON replaces the catalogue's libav reading, and
     the true peak is metered here (ebur128 with 4× oversampling).
     """
+    from ..loudness import measure_loudness
     from .analysis import poster_frame
     from .derive import derive_loudspeaker, derive_web
-    from .loudness import measure_loudness
     from .probe import probe_media
 
     started = time.perf_counter()

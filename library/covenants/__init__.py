@@ -1,0 +1,1 @@
+"""Covenants: parsing files, versions and clause identity, topics, segments and rendering."""

@@ -1,0 +1,1 @@
+"""Media work on recorded performances: probe, libav analysis, copies, fingerprints, waveforms, reels."""
