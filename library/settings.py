@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from media_pipeline.tools import Tools
+
 
 class SettingsError(ValueError):
     """A KUANYUE_* setting has an invalid value."""
@@ -114,6 +116,11 @@ class Config:
     def media_dir(self) -> Path:
         """Root of the content-addressed media store."""
         return self.values["home"] / "media"
+
+    @property
+    def tools(self) -> Tools:
+        """Where the external programs are, as the value the pipeline takes."""
+        return Tools(self.values["ffmpeg"], self.values["ffprobe"], self.values["espeak"])
 
     @property
     def cache_dir(self) -> Path:

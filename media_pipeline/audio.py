@@ -22,7 +22,7 @@ from pydub import AudioSegment
 
 from .errors import PipelineError
 from .files import atomic_output
-from .tools import ffmpeg
+from .tools import DEFAULT_TOOLS, Tools
 
 CHIME_GAP_MS = 300
 # Samples quieter than this relative to the phrase's peak count as silence when trimming
@@ -98,6 +98,7 @@ def assemble_narration(
     lead_in_ms: int = 300,
     tail_ms: int = 600,
     sample_rate: int = 48000,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> Narration:
     """Assemble phrases (with pauses, gong and music bed) into a mono 16-bit WAV; return timings.
 
@@ -118,7 +119,9 @@ def assemble_narration(
 
     phrases = [
         _trim(samples, path)
-        for samples, path in zip(_read_phrases(phrase_wavs, sample_rate), phrase_wavs, strict=True)
+        for samples, path in zip(
+            _read_phrases(phrase_wavs, sample_rate, tools), phrase_wavs, strict=True
+        )
     ]
     speech_peak = max(float(np.max(np.abs(p))) for p in phrases)
 
@@ -147,7 +150,7 @@ def assemble_narration(
         mix[start : start + len(piece)] += piece
     if music_bed is not None:
         speech_rms = float(np.sqrt(np.mean(np.square(np.concatenate(phrases)))))
-        mix += _music_bed(Path(music_bed), total, sample_rate, speech_rms, intervals)
+        mix += _music_bed(Path(music_bed), total, sample_rate, speech_rms, intervals, tools)
     peak = float(np.max(np.abs(mix)))
     if peak > 0.999:  # only the bed on top of speech can get here; keep it from clipping
         mix *= 0.999 / peak
@@ -190,11 +193,12 @@ def _music_bed(
     sample_rate: int,
     speech_rms: float,
     intervals: Sequence[tuple[int, int]],
+    tools: Tools = DEFAULT_TOOLS,
 ) -> np.ndarray:
     """The bed looped/cut to `length`, faded, levelled under the speech and ducked."""
     with tempfile.TemporaryDirectory(prefix="kuanyue-bed-") as tmp:
         decoded = Path(tmp) / "bed.wav"
-        ffmpeg(
+        tools.ffmpeg(
             "-stream_loop", "-1", "-i", str(path), "-map", "0:a:0",
             "-t", f"{length / sample_rate + 0.1:.3f}",
             "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", str(decoded),
@@ -214,7 +218,9 @@ def _music_bed(
     return bed * duck_envelope(length, intervals, sample_rate)
 
 
-def _read_phrases(paths: Sequence[Path], sample_rate: int) -> list[np.ndarray]:
+def _read_phrases(
+    paths: Sequence[Path], sample_rate: int, tools: Tools = DEFAULT_TOOLS
+) -> list[np.ndarray]:
     """Every phrase as float samples, converting (in one ffmpeg run) those that need it."""
     for path in paths:
         if not Path(path).is_file():
@@ -229,7 +235,7 @@ def _read_phrases(paths: Sequence[Path], sample_rate: int) -> list[np.ndarray]:
             for k, i in enumerate(todo):
                 args += ["-map", f"{k}:a:0", "-ac", "1", "-ar", str(sample_rate)]
                 args += ["-c:a", "pcm_s16le", str(Path(tmp) / f"{i}.wav")]
-            ffmpeg(*args)
+            tools.ffmpeg(*args)
             for i in todo:
                 out[i] = _read_pcm(Path(tmp) / f"{i}.wav", sample_rate)
     unreadable = [str(p) for p, samples in zip(paths, out, strict=True) if samples is None]

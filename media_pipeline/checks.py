@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PipelineError
-from .tools import INSTALL_HINTS, binary, run
+from .tools import DEFAULT_TOOLS, INSTALL_HINTS, Tools
 
 APT = "sudo apt-get install"
 
@@ -25,10 +25,10 @@ class Check:
     required: bool = True
 
 
-def _program(name: str) -> Check:
+def _program(name: str, tools: Tools) -> Check:
     try:
-        path = binary(name)
-        out = run([name, "-version" if name.startswith("ff") else "--version"]).stdout.decode(
+        path = tools.binary(name)
+        out = tools.run([name, "-version" if name.startswith("ff") else "--version"]).stdout.decode(
             errors="replace"
         )
     except PipelineError as exc:
@@ -36,11 +36,13 @@ def _program(name: str) -> Check:
     return Check(name, True, f"{path}: {out.splitlines()[0] if out else ''}".strip())
 
 
-def check_ffmpeg_features() -> Check:
+def check_ffmpeg_features(tools: Tools = DEFAULT_TOOLS) -> Check:
     """ffmpeg has libass, EBU R128 filters and the encoders our profiles use."""
     try:
-        filters = run(["ffmpeg", "-hide_banner", "-filters"]).stdout.decode(errors="replace")
-        encoders = run(["ffmpeg", "-hide_banner", "-encoders"]).stdout.decode(errors="replace")
+        filters = tools.run(["ffmpeg", "-hide_banner", "-filters"]).stdout.decode(errors="replace")
+        encoders = tools.run(["ffmpeg", "-hide_banner", "-encoders"]).stdout.decode(
+            errors="replace"
+        )
     except PipelineError as exc:
         return Check("ffmpeg features", False, str(exc).splitlines()[0], INSTALL_HINTS["ffmpeg"])
     need_filters = ("subtitles", "ebur128", "loudnorm", "alimiter", "acompressor")
@@ -61,10 +63,10 @@ def check_ffmpeg_features() -> Check:
     )
 
 
-def check_espeak_voice(voice: str = "cmn-latn-pinyin") -> Check:
+def check_espeak_voice(voice: str = "cmn-latn-pinyin", tools: Tools = DEFAULT_TOOLS) -> Check:
     """espeak-ng has the Mandarin pinyin voice."""
     try:
-        out = run(["espeak-ng", "--voices=cmn"]).stdout.decode(errors="replace")
+        out = tools.run(["espeak-ng", "--voices=cmn"]).stdout.decode(errors="replace")
     except PipelineError as exc:
         return Check("espeak-ng voice", False, str(exc).splitlines()[0], f"{APT} espeak-ng")
     if voice not in out:
@@ -74,10 +76,12 @@ def check_espeak_voice(voice: str = "cmn-latn-pinyin") -> Check:
     return Check("espeak-ng voice", True, voice)
 
 
-def check_font(family: str = "Noto Sans CJK SC") -> Check:
+def check_font(family: str = "Noto Sans CJK SC", tools: Tools = DEFAULT_TOOLS) -> Check:
     """fontconfig resolves the subtitle font family by name (as libass will)."""
     try:
-        out = run(["fc-match", "-f", "%{family}|%{file}", family]).stdout.decode(errors="replace")
+        out = tools.run(["fc-match", "-f", "%{family}|%{file}", family]).stdout.decode(
+            errors="replace"
+        )
     except PipelineError as exc:
         return Check("font", False, str(exc).splitlines()[0], f"{APT} fontconfig fonts-noto-cjk")
     families, _, file = out.partition("|")
@@ -137,17 +141,17 @@ def check_chromaprint() -> Check:
     return Check("libchromaprint", True, f"libchromaprint {version}")
 
 
-def run_checks(font: str = "Noto Sans CJK SC") -> list[Check]:
+def run_checks(font: str = "Noto Sans CJK SC", tools: Tools = DEFAULT_TOOLS) -> list[Check]:
     """Every external piece: programs, ffmpeg features, the espeak voice, fonts, optional engines."""
     return [
-        _program("ffmpeg"),
-        _program("ffprobe"),
-        check_ffmpeg_features(),
+        _program("ffmpeg", tools),
+        _program("ffprobe", tools),
+        check_ffmpeg_features(tools),
         check_libav(),
         check_chromaprint(),
-        _program("espeak-ng"),
-        check_espeak_voice(),
-        check_font(font),
+        _program("espeak-ng", tools),
+        check_espeak_voice(tools=tools),
+        check_font(font, tools),
         check_python_module("piper", "piper"),
         check_gtts(),
     ]

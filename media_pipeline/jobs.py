@@ -76,4 +76,3 @@ class ClauseOutput:
     voice: str
     seconds: float
     synthesised: int
-    warnings: tuple[str, ...] = field(default_factory=tuple)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .errors import PipelineError
 from .files import atomic_output
-from .tools import ffmpeg
+from .tools import DEFAULT_TOOLS, Tools
 
 # framelog=verbose keeps the per-100 ms lines out of stderr; the summary is always logged.
 METER = "ebur128=peak=true:framelog=verbose"
@@ -112,12 +112,12 @@ def measure_argv(path: Path, filters: Sequence[str] = ()) -> list[str]:
     ]  # fmt: skip
 
 
-def measure_loudness(path: Path) -> Loudness:
+def measure_loudness(path: Path, tools: Tools = DEFAULT_TOOLS) -> Loudness:
     """Integrated loudness, loudness range and true peak of an audio (or video) file.
 
     Remembered while the file is unchanged, so mastering it afterwards meters it no more.
     """
-    return _measure_source(Path(path))[0]
+    return _measure_source(Path(path), tools)[0]
 
 
 def format_filters(sample_rate: int | None, channels: int | None) -> list[str]:
@@ -183,6 +183,7 @@ def normalise(
     codec_args: Sequence[str] = (),
     sample_rate: int | None = None,
     channels: int | None = None,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> Loudness:
     """Master `src` into `out` at target_lufs with true peak ≤ true_peak_dbtp; measure it."""
     return master(
@@ -194,6 +195,7 @@ def normalise(
         codec_args=codec_args,
         sample_rate=sample_rate,
         channels=channels,
+        tools=tools,
     )[0]
 
 
@@ -207,6 +209,7 @@ def master(
     codec_args: Sequence[str] = (),
     sample_rate: int | None = None,
     channels: int | None = None,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> tuple[Loudness, float]:
     """Like `normalise`, also returning the output's duration in seconds (see module doc)."""
     src, out = Path(src), Path(out)
@@ -215,7 +218,7 @@ def master(
     head = format_filters(sample_rate, channels)
     # Every profile masters the same narration: measure it once (mono → mono and a change of
     # sample rate leave integrated loudness and true peak as they are).
-    source, rate = _measure_source(src)
+    source, rate = _measure_source(src, tools)
     _require_sound(source, src)
     working_rate = sample_rate or rate or 48000
     encoder = encoder_name(out, codec_args)
@@ -245,7 +248,7 @@ def master(
         # makeup gain. A big step means the limiter will see a hotter signal than it was
         # metered with, so meter once more.
         for _ in range(2):
-            shaped, _, _ = _measure(src, chain())
+            shaped, _, _ = _measure(src, chain(), tools)
             _require_sound(shaped, src)
             step = aim - shaped.integrated_lufs
             makeup += step
@@ -253,12 +256,12 @@ def master(
                 break
     with atomic_output(out) as tmp:
         for attempt in range(2):
-            proc = ffmpeg(*render_argv(src, tmp, chain(), codec_args, meter=lossless))
+            proc = tools.ffmpeg(*render_argv(src, tmp, chain(), codec_args, meter=lossless))
             if lossless:
                 result = parse_ebur128_summary(proc.stderr.decode("utf-8", "replace"))
                 duration = parse_out_time_s(proc.stdout.decode("utf-8", "replace"))
             else:
-                result, duration, _ = _measure(tmp)
+                result, duration, _ = _measure(tmp, tools=tools)
             error = target_lufs - result.integrated_lufs
             overshoot = result.true_peak_dbtp - true_peak_dbtp
             if attempt or (abs(error) <= _TOLERANCE_LU and overshoot <= 0):
@@ -271,11 +274,13 @@ def master(
     return result, duration
 
 
-def _measure(path: Path, filters: Sequence[str] = ()) -> tuple[Loudness, float, int | None]:
+def _measure(
+    path: Path, filters: Sequence[str] = (), tools: Tools = DEFAULT_TOOLS
+) -> tuple[Loudness, float, int | None]:
     """Meter `path` after `filters`: loudness, duration (s), input sample rate."""
     if not path.is_file():
         raise PipelineError(f"找不到音频文件：{path} / audio file not found: {path}")
-    proc = ffmpeg(*measure_argv(path, filters))
+    proc = tools.ffmpeg(*measure_argv(path, filters))
     stderr = proc.stderr.decode("utf-8", "replace")
     return (
         parse_ebur128_summary(stderr),
@@ -284,17 +289,19 @@ def _measure(path: Path, filters: Sequence[str] = ()) -> tuple[Loudness, float, 
     )
 
 
-def _measure_source(path: Path) -> tuple[Loudness, int | None]:
+def _measure_source(path: Path, tools: Tools) -> tuple[Loudness, int | None]:
     """Meter a source file, remembering the result while the file is unchanged."""
     if not path.is_file():
         raise PipelineError(f"找不到音频文件：{path} / audio file not found: {path}")
     st = path.stat()
-    return _measure_source_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+    return _measure_source_cached(str(path.resolve()), st.st_size, st.st_mtime_ns, tools)
 
 
 @functools.lru_cache(maxsize=32)
-def _measure_source_cached(path: str, _size: int, _mtime_ns: int) -> tuple[Loudness, int | None]:
-    loudness, _, rate = _measure(Path(path))
+def _measure_source_cached(
+    path: str, _size: int, _mtime_ns: int, tools: Tools
+) -> tuple[Loudness, int | None]:
+    loudness, _, rate = _measure(Path(path), tools=tools)
     return loudness, rate
 
 
@@ -306,7 +313,7 @@ def _require_sound(loudness: Loudness, src: Path) -> None:
         )
 
 
-def video_audio_wav(src_wav: Path, out_wav: Path) -> Loudness:
+def video_audio_wav(src_wav: Path, out_wav: Path, tools: Tools = DEFAULT_TOOLS) -> Loudness:
     """The narration mastered to −16 LUFS / −1.5 dBTP as 48 kHz mono PCM for the video muxer.
 
     −1.5 dBTP rather than −1: the AAC encoder that follows adds some overshoot of its own.
@@ -319,4 +326,5 @@ def video_audio_wav(src_wav: Path, out_wav: Path) -> Loudness:
         codec_args=("-c:a", "pcm_s16le"),
         sample_rate=48000,
         channels=1,
+        tools=tools,
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .loudness import Loudness, master
+from .tools import DEFAULT_TOOLS, Tools
 
 # An 8th-order Butterworth low-pass as four biquads: Q = 1 / (2 cos θ) for its pole pairs.
 _BUTTERWORTH_8_Q = (0.5098, 0.6013, 0.9000, 2.5629)
@@ -50,7 +51,7 @@ class AudioProfile:
     filters: tuple[str, ...]
     codec_args: tuple[str, ...]
 
-    def apply(self, src_wav: Path, out: Path) -> Mastered:
+    def apply(self, src_wav: Path, out: Path, tools: Tools = DEFAULT_TOOLS) -> Mastered:
         """Master `src_wav` into `out` (atomically, out of place) for this profile."""
         loudness, duration_s = master(
             src_wav,
@@ -61,6 +62,7 @@ class AudioProfile:
             codec_args=self.codec_args,
             sample_rate=self.sample_rate,
             channels=self.channels,
+            tools=tools,
         )
         return Mastered(Path(out), loudness, duration_s)
 

@@ -12,20 +12,28 @@ from .profiles import PROFILES
 from .speech import SynthesisCache, create_engine
 from .subtitles import build_cues, write_subtitles
 from .text import split_phrases
+from .tools import DEFAULT_TOOLS, Tools
 from .video import TitleCard, render_video
 
 
-def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutput:
-    """Render every output of one clause into `workdir` and describe them."""
+def render_clause(
+    job: ClauseJob, cache_dir: Path, workdir: Path, tools: Tools = DEFAULT_TOOLS
+) -> ClauseOutput:
+    """Render every output of one clause into `workdir` and describe them.
+
+    The engine is used as the job names it, with no fallback: whether an online engine is
+    reachable is decided once per run by the caller (library.covenants.rendering.preflight),
+    not again in every worker. An unreachable engine fails this clause with EngineUnavailable.
+    """
     started = time.perf_counter()
     options = job.options
-    warnings: list[str] = []
     engine = create_engine(
         options.engine,
         options.voice,
         piper_model=Path(options.piper_model) if options.piper_model else None,
         gtts_timeout=options.gtts_timeout,
-        on_fallback=warnings.append,
+        fallback=None,
+        tools=tools,
     )
     cache = SynthesisCache(cache_dir)
     body = split_phrases(job.text_zh)
@@ -37,11 +45,12 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
         workdir / "narration.wav",
         chime=options.chime,
         music_bed=Path(options.music_bed) if options.music_bed else None,
+        tools=tools,
     )
     files: list[OutputFile] = []
     for name in options.profiles:
         profile = PROFILES[name]
-        out = profile.apply(narration.wav, workdir / f"audio-{name}.{profile.extension}")
+        out = profile.apply(narration.wav, workdir / f"audio-{name}.{profile.extension}", tools)
         files.append(
             _audio_file(f"audio-{name}", out.path, profile.mime, out.duration_s, out.loudness)
         )
@@ -63,7 +72,7 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
 
     if options.video_sizes:
         video_wav = workdir / "video-audio.wav"
-        video_audio_wav(narration.wav, video_wav)
+        video_audio_wav(narration.wav, video_wav, tools)
         title = TitleCard(
             job.village,
             job.covenant_title,
@@ -80,6 +89,7 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
                 workdir / f"poster-{fmt}.jpg",
                 size=VIDEO_SIZES[fmt],
                 font=options.font,
+                tools=tools,
             )
             files.append(
                 OutputFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s)
@@ -97,7 +107,6 @@ def render_clause(job: ClauseJob, cache_dir: Path, workdir: Path) -> ClauseOutpu
         voice=last.voice,
         seconds=time.perf_counter() - started,
         synthesised=sum(not r.cached for r in results),
-        warnings=tuple(warnings),
     )
 
 

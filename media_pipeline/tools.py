@@ -1,18 +1,20 @@
-"""The one place external programs are found and run (argument lists, stderr kept)."""
+"""The one place external programs are found and run (argument lists, stderr kept).
+
+Where each program lives is a plain value, `Tools`, built by the library from its settings
+(KUANYUE_FFMPEG, KUANYUE_FFPROBE, KUANYUE_ESPEAK) and handed to every pipeline function
+that runs a program; nothing here reads the environment. `DEFAULT_TOOLS` finds each program
+by its usual name on PATH.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .errors import ToolFailed, ToolMissing
-
-# Each program can be pointed elsewhere with an environment variable; these are
-# declared (with help text) in library.settings so `kuanyue doctor` prints them.
-_ENV = {"ffmpeg": "KUANYUE_FFMPEG", "ffprobe": "KUANYUE_FFPROBE", "espeak-ng": "KUANYUE_ESPEAK"}
 
 INSTALL_HINTS = {
     "ffmpeg": "Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg",
@@ -21,40 +23,61 @@ INSTALL_HINTS = {
 }
 
 # How many times each program was started in this process ("libav": in-process decodes
-# and probes). Tests read it to prove that a warm render or a re-scan does no media work.
+# and probes). Instrumentation only, never read by the pipeline: tests read it to prove that
+# a warm render or a re-scan does no media work.
 CALLS: Counter[str] = Counter()
 
 
-def binary(name: str) -> str:
-    """Return the full path of program `name`, honouring its KUANYUE_* override."""
-    configured = os.environ.get(_ENV.get(name, ""), "") or name
-    found = shutil.which(configured)
-    if not found:
-        raise ToolMissing(name, INSTALL_HINTS.get(name, f"install {name}"))
-    return found
+@dataclass(frozen=True)
+class Tools:
+    """Where the external programs are: a name on PATH or a full path, for each."""
+
+    ffmpeg_program: str = "ffmpeg"
+    ffprobe_program: str = "ffprobe"
+    espeak_program: str = "espeak-ng"
+
+    def binary(self, name: str) -> str:
+        """Return the full path of program `name` (ffmpeg, ffprobe, espeak-ng or any other)."""
+        configured = {
+            "ffmpeg": self.ffmpeg_program,
+            "ffprobe": self.ffprobe_program,
+            "espeak-ng": self.espeak_program,
+        }.get(name, name)
+        found = shutil.which(configured)
+        if not found:
+            raise ToolMissing(name, INSTALL_HINTS.get(name, f"install {name}"))
+        return found
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run `argv` (never through a shell); raise ToolFailed carrying stderr on failure."""
+        args = [self.binary(argv[0]), *map(str, argv[1:])]
+        CALLS[argv[0]] += 1
+        try:
+            proc = subprocess.run(
+                args, input=input, capture_output=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            stderr = (exc.stderr or b"").decode("utf-8", "replace")
+            raise ToolFailed(
+                [argv[0], *args[1:]], -1, f"timed out after {timeout}s\n{stderr}"
+            ) from exc
+        if proc.returncode != 0:
+            raise ToolFailed(
+                [argv[0], *args[1:]], proc.returncode, proc.stderr.decode("utf-8", "replace")
+            )
+        return proc
+
+    def ffmpeg(
+        self, *args: str, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ffmpeg quietly with the given arguments (overwrite, no stdin)."""
+        return self.run(["ffmpeg", "-hide_banner", "-nostdin", "-y", *args], timeout=timeout)
 
 
-def run(
-    argv: Sequence[str],
-    *,
-    input: bytes | None = None,
-    timeout: float | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run `argv` (never through a shell); raise ToolFailed carrying stderr on failure."""
-    args = [binary(argv[0]), *map(str, argv[1:])]
-    CALLS[argv[0]] += 1
-    try:
-        proc = subprocess.run(args, input=input, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        stderr = (exc.stderr or b"").decode("utf-8", "replace")
-        raise ToolFailed([argv[0], *args[1:]], -1, f"timed out after {timeout}s\n{stderr}") from exc
-    if proc.returncode != 0:
-        raise ToolFailed(
-            [argv[0], *args[1:]], proc.returncode, proc.stderr.decode("utf-8", "replace")
-        )
-    return proc
-
-
-def ffmpeg(*args: str, timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run ffmpeg quietly with the given arguments (overwrite, no stdin)."""
-    return run(["ffmpeg", "-hide_banner", "-nostdin", "-y", *args], timeout=timeout)
+DEFAULT_TOOLS = Tools()

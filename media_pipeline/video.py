@@ -50,7 +50,7 @@ from .files import atomic_output
 from .recordings.probe import duration_s as probed_duration_s
 from .recordings.probe import probe
 from .subtitles import Cue, ass_time, to_ass
-from .tools import ffmpeg as run_ffmpeg
+from .tools import DEFAULT_TOOLS, Tools
 
 # Each frame lasts this long unless the next change comes sooner; it is also the closing
 # frame's length and the shortest gap kept between changes (≤ 25 changes a second keeps the
@@ -224,14 +224,14 @@ def build_render_argv(
     return ["-v", "error", *ffmpeg.merge_outputs(mp4, still).get_args()]
 
 
-def audio_duration_ms(audio: Path) -> int:
+def audio_duration_ms(audio: Path, tools: Tools = DEFAULT_TOOLS) -> int:
     """Length of the audio in ms: read from the WAV header, or by ffprobe for other files."""
     try:
         with wave.open(str(audio), "rb") as wav:
             return round(wav.getnframes() * 1000 / wav.getframerate())
     except (wave.Error, EOFError):
         # e.g. WAVE_FORMAT_EXTENSIBLE or float WAVs, which Python 3.11's wave cannot read
-        return round(probed_duration_s(probe(audio)) * 1000)
+        return round(probed_duration_s(probe(audio, tools)) * 1000)
 
 
 def render_video(
@@ -243,6 +243,7 @@ def render_video(
     *,
     size: tuple[int, int] = (1280, 720),
     font: str = "Noto Sans CJK SC",
+    tools: Tools = DEFAULT_TOOLS,
 ) -> VideoResult:
     """Render the subtitled clause video (H.264/AAC MP4, faststart) and its title poster."""
     w, h = size
@@ -252,14 +253,14 @@ def render_video(
         )
     if not Path(audio).is_file():
         raise PipelineError(f"找不到音频：{audio} / audio not found: {audio}")
-    duration_ms = audio_duration_ms(Path(audio))
+    duration_ms = audio_duration_ms(Path(audio), tools)
     changes = frame_times(cues, title.card_ms, duration_ms)
     # A private directory keeps the ASS path free of characters the filter syntax would need escaped.
     with tempfile.TemporaryDirectory(prefix="kuanyue-video-") as tmp:
         ass = Path(tmp) / "burn.ass"
         ass.write_text(to_ass(cues, size=size, font=font, title=title), encoding="utf-8")
         with atomic_output(out_mp4) as tmp_mp4, atomic_output(poster) as tmp_poster:
-            run_ffmpeg(
+            tools.ffmpeg(
                 *build_render_argv(
                     Path(audio), ass, tmp_mp4, tmp_poster, size=size, changes=changes
                 )

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from media_pipeline.errors import ToolMissing  # noqa: E402
 from media_pipeline.recordings.probe import duration_s, probe  # noqa: E402
 from media_pipeline.subtitles import Cue, build_cues  # noqa: E402
-from media_pipeline.tools import run  # noqa: E402
+from media_pipeline.tools import DEFAULT_TOOLS  # noqa: E402
 from media_pipeline.video import TitleCard, render_video  # noqa: E402
 
 CLIP_MS = 30_000
@@ -55,7 +55,9 @@ def _speak(text: str, wav: Path) -> AudioSegment:
     """One phrase as speech (espeak-ng's pinyin voice), or a tone of similar length."""
     pinyin = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
     try:
-        run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "210", "-w", str(wav), pinyin])
+        DEFAULT_TOOLS.run(
+            ["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "210", "-w", str(wav), pinyin]
+        )
     except ToolMissing:
         return Sine(330).to_audio_segment(duration=len(text) * 220, volume=-18)
     return AudioSegment.from_wav(wav)

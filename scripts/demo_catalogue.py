@@ -27,7 +27,7 @@ from library.errors import LibraryError
 from library.search import index_recording
 from library.settings import load_config
 from library.store import MediaStore
-from media_pipeline.tools import ffmpeg
+from media_pipeline.tools import DEFAULT_TOOLS
 
 LABEL = "生成的测试素材，不是真实录音 / generated test material, not a real recording"
 # A pentatonic tune (Hz, beats): a stand-in for a song, nothing more.
@@ -72,10 +72,12 @@ def make_media(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     song = folder / "防火歌（生成）.m4a"
     if not song.exists():
-        ffmpeg("-f", "lavfi", "-i", melody_graph(3), "-c:a", "aac", "-b:a", "96k", f"file:{song}")
+        DEFAULT_TOOLS.ffmpeg(
+            "-f", "lavfi", "-i", melody_graph(3), "-c:a", "aac", "-b:a", "96k", f"file:{song}"
+        )
     drama = folder / "侗戏片段（生成）.mp4"
     if not drama.exists():
-        ffmpeg(
+        DEFAULT_TOOLS.ffmpeg(
             "-f",
             "lavfi",
             "-i",
@@ -97,7 +99,7 @@ def make_media(folder: Path) -> None:
         )
     drinking = folder / "酒歌（生成）.mp3"
     if not drinking.exists():
-        ffmpeg(
+        DEFAULT_TOOLS.ffmpeg(
             "-f",
             "lavfi",
             "-i",

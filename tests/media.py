@@ -11,7 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from media_pipeline.tools import ffmpeg, run
+from media_pipeline.tools import DEFAULT_TOOLS
+
+# The programs on PATH, for making test media.
+ffmpeg = DEFAULT_TOOLS.ffmpeg
+run = DEFAULT_TOOLS.run
 
 # Tone-numbered pinyin for espeak-ng's cmn-latn-pinyin voice (Debian's `cmn` voice is broken).
 SENTENCE = (

@@ -14,8 +14,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from media_pipeline.tools import ffmpeg, run
-from tests.media import SENTENCE
+from tests.media import SENTENCE, ffmpeg, run
 
 
 @dataclass(frozen=True)

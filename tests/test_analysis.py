@@ -17,7 +17,7 @@ from media_pipeline.recordings.probe import (
     probe_media,
     streams,
 )
-from media_pipeline.tools import ffmpeg
+from tests.media import ffmpeg
 from tests.recordings import FORMATS, make_amr, make_broken, make_recording, make_with_cover
 
 # The start of `ffmpeg -decoders` (5.1).

@@ -9,7 +9,7 @@ import pytest
 
 from media_pipeline.audio import CHIME_GAP_MS, assemble_narration, duck_envelope, make_chime
 from media_pipeline.errors import PipelineError
-from media_pipeline.tools import ffmpeg
+from tests.media import ffmpeg
 
 from .media import read_wav, rms_db, silence, tone, write_wav
 

@@ -19,7 +19,7 @@ from media_pipeline.recordings.derive import (
     web_video_filters,
 )
 from media_pipeline.recordings.probe import probe
-from media_pipeline.tools import ffmpeg
+from tests.media import ffmpeg
 
 # Quotes, dollar, semicolon, ampersand, spaces and Chinese: all must pass through argv intact.
 ODD_NAME = "侗歌 大歌 $(x) 'a'; b & c"

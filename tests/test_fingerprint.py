@@ -16,8 +16,7 @@ from media_pipeline.recordings.fingerprint import (
     similarity,
     value_count,
 )
-from media_pipeline.tools import ffmpeg
-from tests.media import write_wav
+from tests.media import ffmpeg, write_wav
 
 SONG_S = 40
 SAMPLE_RATE = 22050

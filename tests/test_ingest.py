@@ -20,8 +20,8 @@ from library.errors import LibraryError
 from library.models import MediaFile, NearDuplicate, Recording, ScannedFile
 from library.store import sha256_file
 from media_pipeline import tools
-from media_pipeline.tools import ffmpeg
 from tests.conftest import make_library
+from tests.media import ffmpeg
 from tests.recordings import FORMATS, make_broken, make_recording
 
 SHELL_NAME = "歌 $(x);'&.mp3"

@@ -11,7 +11,7 @@ from media_pipeline.errors import MediaError
 from media_pipeline.loudness import measure_loudness
 from media_pipeline.recordings import libav
 from media_pipeline.recordings.probe import media_url, probe_media
-from media_pipeline.tools import ffmpeg
+from tests.media import ffmpeg
 from tests.recordings import FORMATS, make_amr, make_broken, make_recording, make_with_cover
 
 ODD_NAME = "侗歌 $(x) 'a'; b & c:d"

@@ -130,7 +130,9 @@ def speech_inputs(tmp_path_factory):
     media.speech(d / "base.wav")
     base = measure_loudness(d / "base.wav")
     short = d / "short.wav"
-    tools.ffmpeg("-i", str(d / "base.wav"), "-t", "3", "-c:a", "pcm_s16le", str(short))
+    tools.DEFAULT_TOOLS.ffmpeg(
+        "-i", str(d / "base.wav"), "-t", "3", "-c:a", "pcm_s16le", str(short)
+    )
     return {
         "quiet": media.speech(d / "quiet.wav", gain_db=-35 - base.integrated_lufs),
         "hot": media.speech(d / "hot.wav", gain_db=-0.1 - base.true_peak_dbtp),
@@ -165,7 +167,7 @@ def test_profile_output_meets_its_target(tmp_path, speech_inputs, profile, clip)
         1,
     )
     # Measured independently of the value `apply` returned: decode and meter once more.
-    proc = tools.ffmpeg("-i", str(out), "-af", "ebur128=peak=true", "-f", "null", "-")
+    proc = tools.DEFAULT_TOOLS.ffmpeg("-i", str(out), "-af", "ebur128=peak=true", "-f", "null", "-")
     measured = parse_ebur128_summary(proc.stderr.decode())
     assert measured == mastered.loudness
     assert abs(measured.integrated_lufs - spec.target_lufs) <= 1.0

@@ -38,9 +38,9 @@ from media_pipeline.recordings.reel import (
     reel_fps,
 )
 from media_pipeline.subtitles import build_cues, to_ass
-from media_pipeline.tools import ffmpeg
+from media_pipeline.tools import DEFAULT_TOOLS, Tools
 from media_pipeline.video import TitleCard, render_video
-from tests.media import silence, tone, write_wav
+from tests.media import ffmpeg, silence, tone, write_wav
 
 CARD_S, GAP_S, START_S, END_S = 3.0, 0.5, 2.0, 6.0
 REEL_S = CARD_S + GAP_S + (END_S - START_S)
@@ -118,8 +118,8 @@ def test_excerpt_gain_db(card, excerpt, expected):
 
 
 def test_moviepy_runs_our_ffmpeg(tmp_path, monkeypatch):
-    """moviepy is pointed at tools.binary's ffmpeg (KUANYUE_FFMPEG), not imageio's bundled one."""
-    mp = _load_moviepy()
+    """moviepy is pointed at the ffmpeg `Tools` names (KUANYUE_FFMPEG), not imageio's bundled one."""
+    mp = _load_moviepy(DEFAULT_TOOLS)
     writer = sys.modules["moviepy.video.io.ffmpeg_writer"]
     assert shutil.which("ffmpeg") == writer.FFMPEG_BINARY
     clip_path = tmp_path / "clip.mp4"
@@ -128,15 +128,15 @@ def test_moviepy_runs_our_ffmpeg(tmp_path, monkeypatch):
     wrapper = tmp_path / "my-ffmpeg"
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {shutil.which("ffmpeg")} "$@"\n')
     wrapper.chmod(0o755)
-    monkeypatch.setenv("KUANYUE_FFMPEG", str(wrapper))
     try:
-        mp = _load_moviepy()
+        mp = _load_moviepy(Tools(ffmpeg_program=str(wrapper)))
         with mp.VideoFileClip(str(clip_path)) as clip:
             clip.get_frame(0.5)
         assert "image2pipe" in log.read_text()
     finally:
-        monkeypatch.undo()
-        _load_moviepy()  # rebind Debian's ffmpeg for whatever runs next in this process
+        _load_moviepy(
+            DEFAULT_TOOLS
+        )  # rebind Debian's ffmpeg for whatever runs next in this process
 
 
 # --- real reels --------------------------------------------------------------------------

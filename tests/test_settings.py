@@ -41,3 +41,16 @@ def test_environment_overrides():
 def test_invalid_values_say_which_and_why(env, message):
     with pytest.raises(SettingsError, match=message):
         load_config({"HOME": "/tmp/h", **env})
+
+
+def test_program_paths_reach_the_pipeline_as_values(tmp_path):
+    """KUANYUE_FFMPEG and friends become a Tools value; the pipeline reads no environment."""
+    from media_pipeline.errors import ToolMissing
+    from media_pipeline.recordings.probe import probe
+
+    config = load_config(
+        {"HOME": str(tmp_path), "KUANYUE_FFPROBE": "/nonexistent/ffprobe", "KUANYUE_FFMPEG": "ff"}
+    )
+    assert (config.tools.ffmpeg_program, config.tools.espeak_program) == ("ff", "espeak-ng")
+    with pytest.raises(ToolMissing, match="ffprobe"):
+        probe(tmp_path / "any.wav", config.tools)

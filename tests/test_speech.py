@@ -181,7 +181,9 @@ def test_gtts_mp3_to_wav_with_only_the_internet_mocked(tmp_path: Path, monkeypat
     source = tmp_path / "source.wav"
     EspeakEngine().synthesize(CLAUSE, source)
     mp3 = tmp_path / "reply.mp3"
-    tools.ffmpeg("-i", str(source), "-ac", "2", "-c:a", "libmp3lame", "-b:a", "64k", str(mp3))
+    tools.DEFAULT_TOOLS.ffmpeg(
+        "-i", str(source), "-ac", "2", "-c:a", "libmp3lame", "-b:a", "64k", str(mp3)
+    )
     audio = base64.b64encode(mp3.read_bytes()).decode("ascii")
     body = f')]}}\'\n\n[["wrb.fr","jQ1olc","[\\"{audio}\\"]",null,null,null,"generic"]]\n'
     sent: list[requests.PreparedRequest] = []

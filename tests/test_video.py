@@ -17,7 +17,6 @@ from media_pipeline.recordings.probe import (
     video_size,
 )
 from media_pipeline.subtitles import Cue, build_cues
-from media_pipeline.tools import ffmpeg, run
 from media_pipeline.video import (
     FRAME_MS,
     KEYFRAME_MAX_MS,
@@ -29,6 +28,7 @@ from media_pipeline.video import (
     render_video,
     repeat_times,
 )
+from tests.media import ffmpeg, run
 
 TITLE = TitleCard("榕溪村", "榕溪村村规民约", "第三条", "消防安全", card_ms=1500)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -145,6 +145,7 @@ def _make_copies(
             recording_ids=recording_ids,
             retry_failed=retry_failed,
             progress=progress,
+            tools=state.config.tools,
         )
     except KeyboardInterrupt:
         bar.close()
@@ -591,7 +592,9 @@ def reel(
         f"{clause_key} + #{plan.recording_id} {plan.start_s:.1f}–{plan.end_s:.1f} s，"
         f"歌词 {len(plan.lyrics)} 行 / lyric lines …"
     )
-    video, audio = make_clause_reel(plan, output, font=state.config.subtitle_font)
+    video, audio = make_clause_reel(
+        plan, output, font=state.config.subtitle_font, tools=state.config.tools
+    )
     click.echo(f"屏幕 / screens: {video}\n大喇叭 / loudspeakers: {audio}")
 
 

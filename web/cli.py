@@ -310,6 +310,7 @@ def render(
             keys=set(keys) or None,
             progress=progress,
             warn=warn,
+            tools=cfg.tools,
         )
     except KeyboardInterrupt:
         bar.close()
@@ -351,7 +352,7 @@ def doctor(state: State) -> None:
         cfg = state.config
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    for check in run_checks(cfg.subtitle_font):
+    for check in run_checks(cfg.subtitle_font, cfg.tools):
         mark = (
             click.style("✓", fg="green")
             if check.ok

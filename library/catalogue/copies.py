@@ -9,6 +9,7 @@ never a recording with half its copies. A copy that cannot be made marks the ori
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from media_pipeline.errors import PipelineError
 from media_pipeline.recordings.ingest import RecordingCopies
+from media_pipeline.tools import DEFAULT_TOOLS, Tools
 
 from ..db import Database
 from ..models import MediaFile
@@ -81,10 +83,10 @@ def waiting(
         ]
 
 
-def _work(item: _Item, scratch: Path) -> RecordingCopies:
+def _work(tools: Tools, item: _Item, scratch: Path) -> RecordingCopies:
     from media_pipeline.recordings.ingest import make_copies
 
-    return make_copies(Path(item.source), scratch)
+    return make_copies(Path(item.source), scratch, tools)
 
 
 def make_pending_copies(
@@ -95,6 +97,7 @@ def make_pending_copies(
     recording_ids: Sequence[int] | None = None,
     retry_failed: bool = False,
     progress: Callable[[CopiesLine], None] | None = None,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> CopiesReport:
     """Make every pending original's copies (see module doc); one commit per recording."""
     started = time.perf_counter()
@@ -119,7 +122,7 @@ def make_pending_copies(
         if progress:
             progress(line)
 
-    run_items(items, _work, finish, store=store, workers=workers)
+    run_items(items, functools.partial(_work, tools), finish, store=store, workers=workers)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from media_pipeline.tools import DEFAULT_TOOLS, Tools
+
 from ..access import Viewer, can_see_track, visible_recordings
 from ..errors import LibraryError
 from ..models import Clause, ClauseSpan, CovenantVersion, Recording, Segment, TextTrack
@@ -153,7 +155,7 @@ def plan_reel(
 
 
 def make_clause_reel(
-    plan: ReelPlan, out_dir: Path, *, font: str = "Noto Sans CJK SC"
+    plan: ReelPlan, out_dir: Path, *, font: str = "Noto Sans CJK SC", tools: Tools = DEFAULT_TOOLS
 ) -> tuple[Path, Path]:
     """Compose the planned reel into `out_dir`: an MP4 for screens and an MP3 for loudspeakers."""
     from media_pipeline.recordings.reel import Excerpt, LyricLine, make_reel
@@ -167,5 +169,6 @@ def make_clause_reel(
         out_dir / f"{stem}.mp4",
         out_dir / f"{stem}.mp3",
         font=font,
+        tools=tools,
     )
     return result.video, result.audio

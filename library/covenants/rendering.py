@@ -11,6 +11,7 @@ from pathlib import Path
 
 from media_pipeline.errors import PipelineError
 from media_pipeline.jobs import ClauseJob, ClauseOutput, RenderOptions
+from media_pipeline.tools import DEFAULT_TOOLS, Tools
 
 from ..db import Database
 from ..errors import LibraryError
@@ -60,13 +61,15 @@ def clause_heading(clause: Clause) -> str:
     return label if label.startswith("第") and label.endswith("条") else f"第{clause.number}条"
 
 
-def preflight(options: RenderOptions, warn: Callable[[str], None]) -> RenderOptions:
+def preflight(
+    options: RenderOptions, warn: Callable[[str], None], tools: Tools = DEFAULT_TOOLS
+) -> RenderOptions:
     """Fail early if the engine or font is missing; an unreachable gTTS falls back to espeak."""
     from media_pipeline.checks import check_font
     from media_pipeline.errors import EngineUnavailable, ToolMissing
     from media_pipeline.speech import create_engine
 
-    if options.video_sizes and not (font := check_font(options.font)).ok:
+    if options.video_sizes and not (font := check_font(options.font, tools)).ok:
         # libass would quietly fall back to another font, often without Chinese glyphs.
         raise ToolMissing(options.font, f"{font.detail}; {font.hint}")
 
@@ -76,6 +79,7 @@ def preflight(options: RenderOptions, warn: Callable[[str], None]) -> RenderOpti
         piper_model=_path(options.piper_model),
         gtts_timeout=options.gtts_timeout,
         fallback=None,
+        tools=tools,
     )
     try:
         engine.check()
@@ -112,11 +116,13 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _render(cache_dir: str, item: tuple[int, ClauseJob], scratch: Path) -> ClauseOutput:
+def _render(
+    cache_dir: str, tools: Tools, item: tuple[int, ClauseJob], scratch: Path
+) -> ClauseOutput:
     # Imported here so the parent process stays light when nothing needs rendering.
     from media_pipeline.render import render_clause
 
-    return render_clause(item[1], Path(cache_dir), scratch)
+    return render_clause(item[1], Path(cache_dir), scratch, tools)
 
 
 def _record(
@@ -164,6 +170,7 @@ def render_covenant(
     keys: set[str] | None = None,
     progress: Progress | None = None,
     warn: Callable[[str], None] = lambda _msg: None,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> RenderReport:
     """Render every clause of the covenant's current version whose inputs changed.
 
@@ -186,7 +193,7 @@ def render_covenant(
         clauses = [c for c in every if keys is None or c.key in keys]
         jobs = [(c, make_job(covenant, c, options)) for c in clauses]
         if any(not _has_segment(c, j) for c, j in jobs):
-            checked = preflight(options, warn)
+            checked = preflight(options, warn, tools)
             if checked != options:
                 # The engine changed (gTTS unreachable): plan again with the fallback.
                 jobs = [(c, make_job(covenant, c, checked)) for c in clauses]
@@ -204,7 +211,7 @@ def render_covenant(
                 continue
             if progress:
                 progress(clause.key, status)
-    _execute(db, store, todo, cache_dir, workers, report, progress, warn)
+    _execute(db, store, todo, cache_dir, workers, report, progress, warn, tools)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -218,6 +225,7 @@ def _execute(
     report: RenderReport,
     progress: Progress | None,
     warn: Callable[[str], None],
+    tools: Tools,
 ) -> None:
     def finish(item: tuple[int, ClauseJob], result: ClauseOutput | PipelineError) -> None:
         clause_id, job = item
@@ -230,12 +238,14 @@ def _execute(
             report.rendered.append(job.key)
             report.synthesised += result.synthesised
             report.media_seconds += result.duration_s
-            for w in result.warnings:
-                warn(f"{job.key}: {w}")
             status = "rendered"
         if progress:
             progress(job.key, status)
 
     run_items(
-        todo, functools.partial(_render, str(cache_dir)), finish, store=store, workers=workers
+        todo,
+        functools.partial(_render, str(cache_dir), tools),
+        finish,
+        store=store,
+        workers=workers,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import MediaError, ToolFailed
 from ..files import atomic_output
-from ..tools import ffmpeg
+from ..tools import DEFAULT_TOOLS, Tools
 from .probe import media_url, probe_media
 
 # Quieter than this counts as silence: below a phone's noise floor in a quiet room, above
@@ -87,6 +87,7 @@ def poster_frame(
     at_s: float | None = None,
     width: int = 1280,
     duration_s: float | None = None,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> None:
     """A JPEG of a representative frame (default 10% in, skipping black), at most `width` wide.
 
@@ -94,11 +95,11 @@ def poster_frame(
     """
     path, out = Path(path), Path(out)
     if at_s is None:
-        at_s = 0.1 * (duration_s if duration_s is not None else probe_media(path).duration_s)
+        at_s = 0.1 * (duration_s if duration_s is not None else probe_media(path, tools).duration_s)
     with atomic_output(out) as tmp:
         for skip_black in (True, False):
             try:
-                ffmpeg(*poster_argv(path, tmp, at_s, width, skip_black=skip_black))
+                tools.ffmpeg(*poster_argv(path, tmp, at_s, width, skip_black=skip_black))
             except ToolFailed as exc:
                 raise decode_error(path, exc) from None
             # Every frame searched was black: take the frame at `at_s` as it is.

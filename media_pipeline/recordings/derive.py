@@ -49,7 +49,7 @@ from ..errors import PipelineError, ToolFailed
 from ..files import atomic_output
 from ..loudness import Loudness, measure_loudness
 from ..profiles import PROFILES
-from ..tools import ffmpeg
+from ..tools import DEFAULT_TOOLS, Tools
 from .probe import duration_s, probe
 
 # Remux (no re-encode) audio at or under this bitrate; above it a phone on a slow link waits.
@@ -265,40 +265,54 @@ def web_video_argv(
 
 
 def derive_web(
-    src: Path, out_dir: Path, *, info: dict | None = None, loudness: Loudness | None = None
+    src: Path,
+    out_dir: Path,
+    *,
+    info: dict | None = None,
+    loudness: Loudness | None = None,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> Derived:
     """The web copy of an audio or video file (see module doc); `loudness` saves a metering."""
     src = Path(src)
-    info = info if info is not None else _probe(src)
+    info = info if info is not None else _probe(src, tools)
     if first_stream(info, "video") is not None:
-        return _derive_web_video(src, Path(out_dir), info, loudness)
+        return _derive_web_video(src, Path(out_dir), info, loudness, tools)
     if first_stream(info, "audio") is None:
         raise PipelineError(f"没有音频或视频流：{src} / no audio or video stream in {src}")
     copy = _audio_copy_target(info)
     if copy is not None:
         ext, mime, muxer = copy
         out = Path(out_dir) / f"{src.stem}.web{ext}"
-        _run(src, "web", remux_argv, out, info, ("audio",), muxer)
-        return Derived("web", out, mime, False, _duration(out))
-    gain = web_gain_db(loudness or measure_loudness(src), "libopus")
+        _run(tools, src, "web", remux_argv, out, info, ("audio",), muxer)
+        return Derived("web", out, mime, False, _duration(out, tools))
+    gain = web_gain_db(loudness or measure_loudness(src, tools), "libopus")
     out = Path(out_dir) / f"{src.stem}.web.opus"
-    _run(src, "web", web_audio_argv, out, info, gain)
-    return Derived("web", out, "audio/ogg", True, _duration(out))
+    _run(tools, src, "web", web_audio_argv, out, info, gain)
+    return Derived("web", out, "audio/ogg", True, _duration(out, tools))
 
 
 def _derive_web_video(
-    src: Path, out_dir: Path, info: dict[str, Any], loudness: Loudness | None
+    src: Path, out_dir: Path, info: dict[str, Any], loudness: Loudness | None, tools: Tools
 ) -> Derived:
     """The web MP4 of a video source: remuxed when it complies, else encoded."""
     out = out_dir / f"{src.stem}.web.mp4"
     if video_complies(info):
-        _run(src, "web", remux_argv, out, info, ("video", "audio"), ("-movflags", "+faststart"))
-        return Derived("web", out, "video/mp4", False, _duration(out))
+        _run(
+            tools,
+            src,
+            "web",
+            remux_argv,
+            out,
+            info,
+            ("video", "audio"),
+            ("-movflags", "+faststart"),
+        )
+        return Derived("web", out, "video/mp4", False, _duration(out, tools))
     gain = None
     if not _audio_copyable_in_video(info):
-        gain = web_gain_db(loudness or measure_loudness(src), "aac")
-    _run(src, "web", web_video_argv, out, info, audio_gain_db=gain)
-    return Derived("web", out, "video/mp4", True, _duration(out))
+        gain = web_gain_db(loudness or measure_loudness(src, tools), "aac")
+    _run(tools, src, "web", web_video_argv, out, info, audio_gain_db=gain)
+    return Derived("web", out, "video/mp4", True, _duration(out, tools))
 
 
 def loudspeaker_format_matches(info: dict[str, Any]) -> bool:
@@ -325,34 +339,39 @@ def loudspeaker_level_matches(loudness: Loudness) -> bool:
 
 
 def derive_loudspeaker(
-    src: Path, out_dir: Path, *, info: dict | None = None, loudness: Loudness | None = None
+    src: Path,
+    out_dir: Path,
+    *,
+    info: dict | None = None,
+    loudness: Loudness | None = None,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> Derived:
     """The loudspeaker copy (mono MP3, band-limited, −16 LUFS) of any audio or video file."""
     src = Path(src)
-    info = info if info is not None else _probe(src)
+    info = info if info is not None else _probe(src, tools)
     if first_stream(info, "audio") is None:
         raise PipelineError(f"没有音轨：{src} / no audio stream in {src}")
     profile = PROFILES["loudspeaker"]
     out = Path(out_dir) / f"{src.stem}.loudspeaker.{profile.extension}"
     # Metering costs a decode, so only a source already in the profile's format is metered.
     if loudspeaker_format_matches(info) and loudspeaker_level_matches(
-        loudness or measure_loudness(src)
+        loudness or measure_loudness(src, tools)
     ):
-        _run(src, "loudspeaker", remux_argv, out, info, ("audio",), ())
-        return Derived("loudspeaker", out, profile.mime, False, _duration(out))
+        _run(tools, src, "loudspeaker", remux_argv, out, info, ("audio",), ())
+        return Derived("loudspeaker", out, profile.mime, False, _duration(out, tools))
     try:
-        mastered = profile.apply(src, out)
+        mastered = profile.apply(src, out, tools)
     except ToolFailed as exc:
         raise _failed(src, "loudspeaker", exc) from exc
     return Derived("loudspeaker", out, profile.mime, True, mastered.duration_s)
 
 
-def _probe(src: Path) -> dict[str, Any]:
+def _probe(src: Path, tools: Tools) -> dict[str, Any]:
     """ffprobe JSON of `src`, with a clear error for missing or unreadable files."""
     if not src.is_file():
         raise PipelineError(f"找不到媒体文件：{src} / media file not found: {src}")
     try:
-        return probe(src)
+        return probe(src, tools)
     except ToolFailed as exc:
         raise PipelineError(
             f"无法读取媒体文件（不是媒体或已损坏）：{src} / cannot read media file "
@@ -361,12 +380,18 @@ def _probe(src: Path) -> dict[str, Any]:
 
 
 def _run(
-    src: Path, kind: str, build: Callable[..., list[str]], out: Path, *args: Any, **kwargs: Any
+    tools: Tools,
+    src: Path,
+    kind: str,
+    build: Callable[..., list[str]],
+    out: Path,
+    *args: Any,
+    **kwargs: Any,
 ) -> None:
     """Build the ffmpeg arguments for a temporary name beside `out`, run, rename into place."""
     with atomic_output(out) as tmp:
         try:
-            ffmpeg(*build(src, tmp, *args, **kwargs))
+            tools.ffmpeg(*build(src, tmp, *args, **kwargs))
         except ToolFailed as exc:
             raise _failed(src, kind, exc) from exc
 
@@ -379,6 +404,6 @@ def _failed(src: Path, kind: str, exc: ToolFailed) -> PipelineError:
     )
 
 
-def _duration(path: Path) -> float:
+def _duration(path: Path, tools: Tools) -> float:
     """Duration of a written copy, from ffprobe."""
-    return duration_s(probe(path))
+    return duration_s(probe(path, tools))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MediaError, PipelineError, ToolMissing
+from ..tools import DEFAULT_TOOLS, Tools
 from .probe import StreamInfo
 
 
@@ -106,7 +107,7 @@ def analyse_recording(src: Path, workdir: Path) -> RecordingAnalysis:
     )
 
 
-def make_copies(src: Path, workdir: Path) -> RecordingCopies:
+def make_copies(src: Path, workdir: Path, tools: Tools = DEFAULT_TOOLS) -> RecordingCopies:
     """The `web` and `loudspeaker` copies of `src` (and a poster for video) in `workdir`.
 
     The slow half of ingest (encoding), run after cataloguing or by a later
@@ -120,15 +121,15 @@ def make_copies(src: Path, workdir: Path) -> RecordingCopies:
 
     started = time.perf_counter()
     src, workdir = Path(src), Path(workdir)
-    info = probe_media(src)
-    loudness = measure_loudness(src)
+    info = probe_media(src, tools)
+    loudness = measure_loudness(src, tools)
     produced = []
     if info.is_video:
         poster = workdir / "poster.jpg"
-        poster_frame(src, poster, duration_s=info.duration_s)
+        poster_frame(src, poster, duration_s=info.duration_s, tools=tools)
         produced.append(ProducedFile("poster", str(poster), "image/jpeg"))
     for kind, make in (("web", derive_web), ("loudspeaker", derive_loudspeaker)):
-        copy = make(src, workdir, info=info.raw, loudness=loudness)
+        copy = make(src, workdir, info=info.raw, loudness=loudness, tools=tools)
         produced.append(
             ProducedFile(kind, str(copy.path), copy.mime, copy.duration_s, copy.reencoded)
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MediaError, PipelineError, ToolFailed
-from ..tools import run
+from ..tools import DEFAULT_TOOLS, Tools
 
 
 def probe_argv(path: Path | str) -> list[str]:
@@ -21,9 +21,9 @@ def probe_argv(path: Path | str) -> list[str]:
     ]  # fmt: skip
 
 
-def probe(path: Path | str) -> dict[str, Any]:
+def probe(path: Path | str, tools: Tools = DEFAULT_TOOLS) -> dict[str, Any]:
     """Run ffprobe on `path` and return its JSON (keys "format" and "streams")."""
-    out = run(probe_argv(path)).stdout
+    out = tools.run(probe_argv(path)).stdout
     try:
         return json.loads(out)
     except json.JSONDecodeError as exc:
@@ -143,12 +143,12 @@ def media_size(path: Path) -> int:
     return size
 
 
-def probe_media(path: Path | str) -> MediaInfo:
+def probe_media(path: Path | str, tools: Tools = DEFAULT_TOOLS) -> MediaInfo:
     """Probe one recording with one ffprobe run; raise MediaError if it cannot be used."""
     path = Path(path)
     media_size(path)
     try:
-        raw = probe(media_url(path))
+        raw = probe(media_url(path), tools)
     except ToolFailed as exc:
         lines = exc.stderr.strip().splitlines()
         detail = lines[-1].removeprefix(f"{media_url(path)}: ") if lines else ""
@@ -162,7 +162,7 @@ def probe_media(path: Path | str) -> MediaInfo:
     except PipelineError as exc:
         raise MediaError(path, "not-media", str(exc)) from None
     info = media_info(path, raw)
-    check_usable(info, decoders())
+    check_usable(info, decoders(tools))
     return info
 
 
@@ -248,9 +248,9 @@ def check_usable(info: MediaInfo, decodable: frozenset[str]) -> None:
 
 
 @functools.cache
-def decoders() -> frozenset[str]:
-    """Codec names this ffmpeg can decode (asked once per process)."""
-    out = run(["ffmpeg", "-hide_banner", "-decoders"]).stdout.decode("utf-8", "replace")
+def decoders(tools: Tools = DEFAULT_TOOLS) -> frozenset[str]:
+    """Codec names this ffmpeg can decode (asked once per process and program)."""
+    out = tools.run(["ffmpeg", "-hide_banner", "-decoders"]).stdout.decode("utf-8", "replace")
     return parse_decoders(out)
 
 

@@ -27,7 +27,7 @@ The design card gives compositions that edit real footage to moviepy; this is on
 
 moviepy starts ffmpeg itself. By default moviepy 2 runs imageio-ffmpeg's bundled binary (a
 different build from the one everything else uses); `_load_moviepy` points it at the ffmpeg
-that tools.binary finds (Debian's /usr/bin/ffmpeg, or KUANYUE_FFMPEG).
+that `Tools` names (Debian's /usr/bin/ffmpeg, or KUANYUE_FFMPEG through the settings).
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ from ..files import atomic_output
 from ..loudness import METER, Loudness, mastering_filters, parse_ebur128_summary
 from ..profiles import PROFILES
 from ..subtitles import Cue, build_cues, to_ass
-from ..tools import binary
-from ..tools import ffmpeg as run_ffmpeg
+from ..tools import DEFAULT_TOOLS, Tools
 from .probe import duration_s as probed_duration_s
 from .probe import probe, streams
 
@@ -263,9 +262,9 @@ def encoder_params(ass: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _load_moviepy() -> ModuleType:
-    """Import moviepy, made to run the ffmpeg tools.binary finds, never its bundled one."""
-    exe = binary("ffmpeg")
+def _load_moviepy(tools: Tools) -> ModuleType:
+    """Import moviepy, made to run the ffmpeg `tools` names, never its bundled one."""
+    exe = tools.binary("ffmpeg")
     if "moviepy.config" not in sys.modules:
         # moviepy.config reads FFMPEG_BINARY once, at import; unset, it would run
         # imageio-ffmpeg's bundled build to validate it. Set only for that import.
@@ -327,6 +326,7 @@ def make_reel(
     size: tuple[int, int] = (1280, 720),
     font: str = "Noto Sans CJK SC",
     gap_s: float = 0.5,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> ReelResult:
     """Compose card → pause → subtitled excerpt into an MP4 and a loudspeaker MP3 (atomic)."""
     w, h = size
@@ -338,7 +338,7 @@ def make_reel(
     _require_file(excerpt.path, "录音文件", "recording")
     if excerpt.still is not None:
         _require_file(excerpt.still, "录音配图", "still image")
-    card_info, info = probe(clause_video), probe(excerpt.path)
+    card_info, info = probe(clause_video, tools), probe(excerpt.path, tools)
     if not (streams(card_info, "video") and streams(card_info, "audio")):
         raise PipelineError(
             f"条款视频须有画面和声音：{clause_video} / clause video needs video and audio: "
@@ -349,7 +349,7 @@ def make_reel(
     lyric_cues(lyrics, excerpt.start_s, excerpt.end_s, 0.0)
     fps = reel_fps(info) if excerpt.is_video else AUDIO_ONLY_FPS
     channels = min(2, int(streams(info, "audio")[0].get("channels") or 1))
-    mp = _load_moviepy()
+    mp = _load_moviepy(tools)
 
     with tempfile.TemporaryDirectory(prefix="kuanyue-reel-") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -358,17 +358,17 @@ def make_reel(
             tmp / ("part.mkv" if excerpt.is_video else "part.wav"),
         )
         still = tmp / "still.png" if excerpt.still is not None else None
-        proc = run_ffmpeg(
+        proc = tools.ffmpeg(
             *conform_card_argv(clause_video, card_mkv, size=size, fps=fps, channels=channels)
         )
         card_loudness = parse_ebur128_summary(proc.stderr.decode("utf-8", "replace"))
-        proc = run_ffmpeg(
+        proc = tools.ffmpeg(
             *measure_span_argv(excerpt.path, excerpt.start_s, excerpt.end_s, channels)
         )
         gain = excerpt_gain_db(
             card_loudness, parse_ebur128_summary(proc.stderr.decode("utf-8", "replace"))
         )
-        run_ffmpeg(
+        tools.ffmpeg(
             *conform_excerpt_argv(
                 excerpt, part_file, still, size=size, fps=fps, channels=channels, gain_db=gain
             )
@@ -430,7 +430,7 @@ def make_reel(
                         ffmpeg_params=encoder_params(ass),
                         logger=None,
                     )
-                    PROFILES["loudspeaker"].apply(mix, tmp_mp3)
+                    PROFILES["loudspeaker"].apply(mix, tmp_mp3, tools)
             except OSError as exc:
                 raise PipelineError(
                     f"moviepy 合成失败 / moviepy failed to write the reel: {exc}"

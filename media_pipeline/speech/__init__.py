@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import SpeechError
+from ..tools import DEFAULT_TOOLS, Tools
 from . import espeak, gtts_engine, piper_engine
 from .base import FallbackEngine, SpeechEngine
 from .cache import SynthesisCache, SynthResult
@@ -51,6 +52,7 @@ def create_engine(
     gtts_timeout: float = 10.0,
     fallback: str | None = "espeak",
     on_fallback: Callable[[str], None] | None = None,
+    tools: Tools = DEFAULT_TOOLS,
 ) -> SpeechEngine:
     """Build the named engine; gtts is wrapped to fall back to `fallback` when offline.
 
@@ -67,19 +69,21 @@ def create_engine(
     if name == "espeak":
         voice = voice or espeak.DEFAULT_VOICE
         _check_voice(name, voice)
-        return EspeakEngine(voice, speed=speed)
+        return EspeakEngine(voice, speed=speed, tools=tools)
     if name == "piper":
         return _create_piper(voice, piper_model, speed)
     voice = voice or gtts_engine.DEFAULT_VOICE
     _check_voice(name, voice)
-    engine = GttsEngine(voice, speed=speed, timeout=gtts_timeout)
+    engine = GttsEngine(voice, speed=speed, timeout=gtts_timeout, tools=tools)
     if fallback is None:
         return engine
     if fallback == name:
         raise SpeechError(
             "gtts 不能作为自己的后备引擎 / gtts cannot be its own fallback: use espeak or piper"
         )
-    backup = create_engine(fallback, speed=speed, piper_model=piper_model, fallback=None)
+    backup = create_engine(
+        fallback, speed=speed, piper_model=piper_model, fallback=None, tools=tools
+    )
     return FallbackEngine(engine, backup, on_fallback)
 
 

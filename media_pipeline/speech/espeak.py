@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import EngineUnavailable
 from ..files import atomic_output
 from ..text import pinyin_for_speech
-from ..tools import binary, run
+from ..tools import DEFAULT_TOOLS, Tools
 from .base import SpeechEngine, require_text
 
 # Debian 12's plain `cmn` voice reads Chinese through pinyin spelled as English, and `hak`
@@ -34,8 +34,11 @@ class EspeakEngine(SpeechEngine):
 
     name = "espeak"
 
-    def __init__(self, voice: str = DEFAULT_VOICE, speed: int | None = None) -> None:
+    def __init__(
+        self, voice: str = DEFAULT_VOICE, speed: int | None = None, tools: Tools = DEFAULT_TOOLS
+    ) -> None:
         self.voice = voice
+        self.tools = tools
         self.speed = speed or DEFAULT_SPEED
 
     def identity(self) -> dict[str, str]:
@@ -46,13 +49,17 @@ class EspeakEngine(SpeechEngine):
         """Read `spoken` with espeak-ng into out_wav."""
         text = espeak_input(self.voice, require_text(spoken))
         with atomic_output(out_wav) as tmp:
-            run(espeak_argv(self.voice, self.speed, tmp), input=text.encode("utf-8"), timeout=120)
+            self.tools.run(
+                espeak_argv(self.voice, self.speed, tmp), input=text.encode("utf-8"), timeout=120
+            )
 
     def check(self) -> None:
         """espeak-ng is installed and lists this voice."""
-        binary("espeak-ng")
+        self.tools.binary("espeak-ng")
         language = self.voice.split("-")[0]
-        listed = run(["espeak-ng", f"--voices={language}"]).stdout.decode("utf-8", "replace")
+        listed = self.tools.run(["espeak-ng", f"--voices={language}"]).stdout.decode(
+            "utf-8", "replace"
+        )
         if not re.search(rf"\s{re.escape(self.voice)}\s", listed):
             raise EngineUnavailable(
                 f"espeak-ng 没有语音 {self.voice} / espeak-ng has no voice {self.voice}:"

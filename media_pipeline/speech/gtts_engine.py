@@ -10,7 +10,7 @@ from gtts import gTTS, gTTSError
 
 from ..errors import EngineUnavailable
 from ..files import atomic_output
-from ..tools import binary, ffmpeg
+from ..tools import DEFAULT_TOOLS, Tools
 from .base import SpeechEngine, require_text
 
 VOICES = {
@@ -31,9 +31,14 @@ class GttsEngine(SpeechEngine):
     name = "gtts"
 
     def __init__(
-        self, voice: str = DEFAULT_VOICE, speed: int | None = None, timeout: float = 10.0
+        self,
+        voice: str = DEFAULT_VOICE,
+        speed: int | None = None,
+        timeout: float = 10.0,
+        tools: Tools = DEFAULT_TOOLS,
     ) -> None:
         self.voice = voice
+        self.tools = tools
         self.slow = speed is not None and speed < SLOW_BELOW
         self.timeout = timeout
 
@@ -44,7 +49,9 @@ class GttsEngine(SpeechEngine):
     def synthesize(self, spoken: str, out_wav: Path) -> None:
         """Fetch the MP3 from Google and convert it to mono WAV."""
         spoken = require_text(spoken)
-        binary("ffmpeg")  # fail before the network round trip if we could not convert anyway
+        self.tools.binary(
+            "ffmpeg"
+        )  # fail before the network round trip if we could not convert anyway
         with tempfile.TemporaryDirectory(prefix="kuanyue-gtts-") as tmpdir:
             mp3 = Path(tmpdir) / "speech.mp3"
             # Voices are checked against VOICES already; gTTS's own check wrongly warns that
@@ -62,8 +69,8 @@ class GttsEngine(SpeechEngine):
                     f" espeak: {exc}"
                 ) from exc
             with atomic_output(out_wav) as tmp:
-                ffmpeg("-i", str(mp3), "-ac", "1", "-c:a", "pcm_s16le", str(tmp))
+                self.tools.ffmpeg("-i", str(mp3), "-ac", "1", "-c:a", "pcm_s16le", str(tmp))
 
     def check(self) -> None:
         """ffmpeg is installed (reaching Google is only known by trying)."""
-        binary("ffmpeg")
+        self.tools.binary("ffmpeg")
