@@ -1,4 +1,4 @@
-"""Atomic file output: write to a temporary name beside the target, then rename."""
+"""Files the pipeline makes: atomic output (temporary name, then rename) and their record."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -25,3 +26,17 @@ def atomic_output(path: Path | str) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@dataclass(frozen=True)
+class MadeFile:
+    """A file the pipeline made (a rendered output, a derived copy, a waveform) and its measures."""
+
+    kind: str
+    path: str
+    mime: str
+    duration_s: float | None = None
+    integrated_lufs: float | None = None
+    true_peak_dbtp: float | None = None
+    loudness_range_lu: float | None = None
+    reencoded: bool | None = None  # copies only: False when the source was remuxed as it was

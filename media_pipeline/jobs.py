@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from .files import MadeFile
+
 # Bump when a change to the pipeline should re-render everything already stored.
 PIPELINE_VERSION = "1"
 
@@ -53,24 +55,11 @@ class ClauseJob:
 
 
 @dataclass(frozen=True)
-class OutputFile:
-    """One rendered file and what was measured of it."""
-
-    kind: str
-    path: str
-    mime: str
-    duration_s: float | None = None
-    integrated_lufs: float | None = None
-    true_peak_dbtp: float | None = None
-    loudness_range_lu: float | None = None
-
-
-@dataclass(frozen=True)
 class ClauseOutput:
     """The result of rendering one clause."""
 
     key: str
-    files: tuple[OutputFile, ...]
+    files: tuple[MadeFile, ...]
     duration_s: float
     engine: str
     voice: str

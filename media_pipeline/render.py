@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from .audio import assemble_narration
-from .jobs import VIDEO_SIZES, ClauseJob, ClauseOutput, OutputFile
+from .files import MadeFile
+from .jobs import VIDEO_SIZES, ClauseJob, ClauseOutput
 from .loudness import video_audio_wav
 from .profiles import PROFILES
 from .speech import SynthesisCache, create_engine
@@ -47,7 +48,7 @@ def render_clause(
         music_bed=Path(options.music_bed) if options.music_bed else None,
         tools=tools,
     )
-    files: list[OutputFile] = []
+    files: list[MadeFile] = []
     for name in options.profiles:
         profile = PROFILES[name]
         out = profile.apply(narration.wav, workdir / f"audio-{name}.{profile.extension}", tools)
@@ -65,9 +66,9 @@ def render_clause(
     srt, vtt, ass = workdir / "subtitles.srt", workdir / "subtitles.vtt", workdir / "subtitles.ass"
     write_subtitles(cues, srt, vtt, ass, size=VIDEO_SIZES["16x9"], font=options.font)
     files += [
-        OutputFile("subtitles-srt", str(srt), "application/x-subrip"),
-        OutputFile("subtitles-vtt", str(vtt), "text/vtt"),
-        OutputFile("subtitles-ass", str(ass), "text/x-ssa"),
+        MadeFile("subtitles-srt", str(srt), "application/x-subrip"),
+        MadeFile("subtitles-vtt", str(vtt), "text/vtt"),
+        MadeFile("subtitles-ass", str(ass), "text/x-ssa"),
     ]
 
     if options.video_sizes:
@@ -91,12 +92,8 @@ def render_clause(
                 font=options.font,
                 tools=tools,
             )
-            files.append(
-                OutputFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s)
-            )
-            files.append(
-                OutputFile(f"poster-{fmt}", str(result.poster), _image_mime(result.poster))
-            )
+            files.append(MadeFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s))
+            files.append(MadeFile(f"poster-{fmt}", str(result.poster), _image_mime(result.poster)))
 
     last = results[-1]
     return ClauseOutput(
@@ -110,8 +107,8 @@ def render_clause(
     )
 
 
-def _audio_file(kind: str, path: Path, mime: str, duration_s: float, loudness) -> OutputFile:  # noqa: ANN001
-    return OutputFile(
+def _audio_file(kind: str, path: Path, mime: str, duration_s: float, loudness) -> MadeFile:  # noqa: ANN001
+    return MadeFile(
         kind,
         str(path),
         mime,

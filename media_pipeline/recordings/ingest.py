@@ -13,19 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MediaError, PipelineError, ToolMissing
+from ..files import MadeFile
 from ..tools import DEFAULT_TOOLS, Tools
 from .probe import StreamInfo
-
-
-@dataclass(frozen=True)
-class ProducedFile:
-    """A file made for a recording (a derived copy, waveform, peaks or poster)."""
-
-    kind: str
-    path: str
-    mime: str
-    duration_s: float | None = None
-    reencoded: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +34,7 @@ class RecordingAnalysis:
     leading_silence_s: float
     trailing_silence_s: float
     fingerprint: tuple[int, ...]
-    produced: tuple[ProducedFile, ...] = field(default_factory=tuple)
+    produced: tuple[MadeFile, ...] = field(default_factory=tuple)
     seconds: float = 0.0
 
 
@@ -56,7 +46,7 @@ class RecordingCopies:
     integrated_lufs: float
     loudness_range_lu: float
     true_peak_dbtp: float
-    produced: tuple[ProducedFile, ...]
+    produced: tuple[MadeFile, ...]
     seconds: float = 0.0
 
 
@@ -100,8 +90,8 @@ def analyse_recording(src: Path, workdir: Path) -> RecordingAnalysis:
         trailing_silence_s=found.silence.trailing_s,
         fingerprint=tuple(prints),
         produced=(
-            ProducedFile("waveform", str(png), "image/png"),
-            ProducedFile("peaks", str(peaks), "application/json"),
+            MadeFile("waveform", str(png), "image/png"),
+            MadeFile("peaks", str(peaks), "application/json"),
         ),
         seconds=time.perf_counter() - started,
     )
@@ -127,11 +117,11 @@ def make_copies(src: Path, workdir: Path, tools: Tools = DEFAULT_TOOLS) -> Recor
     if info.is_video:
         poster = workdir / "poster.jpg"
         poster_frame(src, poster, duration_s=info.duration_s, tools=tools)
-        produced.append(ProducedFile("poster", str(poster), "image/jpeg"))
+        produced.append(MadeFile("poster", str(poster), "image/jpeg"))
     for kind, make in (("web", derive_web), ("loudspeaker", derive_loudspeaker)):
         copy = make(src, workdir, info=info.raw, loudness=loudness, tools=tools)
         produced.append(
-            ProducedFile(kind, str(copy.path), copy.mime, copy.duration_s, copy.reencoded)
+            MadeFile(kind, str(copy.path), copy.mime, copy.duration_s, reencoded=copy.reencoded)
         )
     return RecordingCopies(
         probe=info.raw,
