@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
-.PHONY: setup setup-dev demo test test-fast lint bench bench-catalogue
+.PHONY: setup setup-dev demo test test-fast lint typecheck bench bench-catalogue
 
 setup:
 	@bash scripts/setup.sh
@@ -16,8 +16,12 @@ test: setup-dev
 test-fast: setup-dev
 	.venv/bin/python -m pytest -n 2 -m "not slow and not browser"
 
-lint: setup-dev
+lint: setup-dev typecheck
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+# mypy over media_pipeline and library (settings in pyproject.toml [tool.mypy]).
+typecheck: setup-dev
+	.venv/bin/mypy
 
 bench: setup-dev
 	.venv/bin/python scripts/bench_render.py

@@ -2,7 +2,8 @@
 
 Every list, search, export, reel, feed and file route asks this module, in SQL
 (`visible_recordings`, `visible_tracks`, `query_recordings`) or in Python for one loaded object
-(`can_see`, `can_see_track`); tests prove both forms agree. The rule (DESIGN.md, "Access"):
+(`can_see`, `can_see_track`); tests prove both forms agree. The file route asks
+`media_file_for`, which applies the same rule to a stored file's name. The rule (DESIGN.md, "Access"):
 
 - `public` items: everyone.
 - `village` items: residents and devices of the recording's village (and stewards who carry
@@ -18,12 +19,25 @@ Anything not matched by a rule is denied: an unknown viewer kind is refused outr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
+from sqlalchemy.orm import Session
 
-from .models import Consent, Recording, Steward, TextTrack
+from .models import (
+    Clause,
+    Consent,
+    Covenant,
+    CovenantVersion,
+    MediaFile,
+    Recording,
+    Segment,
+    SegmentFile,
+    Steward,
+    TextTrack,
+)
 
 VIEWER_KINDS = ("public", "resident", "device", "steward", "admin")
 # Kinds that belong to a village and so see that village's items.
@@ -124,6 +138,47 @@ def can_see_track(viewer: Viewer, track: TextTrack) -> bool:
 def query_recordings(viewer: Viewer) -> Select[tuple[Recording]]:
     """`select(Recording)` restricted to what `viewer` may see; add filters and order to it."""
     return select(Recording).where(visible_recordings(viewer))
+
+
+# --- files ------------------------------------------------------------------------------------
+
+# Originals stay in the archive; pages stream the derived copies and show the pictures.
+PUBLIC_KINDS = ("web", "waveform", "peaks", "poster")
+_MEDIA_NAME = re.compile(r"^([0-9a-f]{64})(\.[a-z0-9]{1,5})?$")
+
+
+def media_file_for(
+    session: Session, viewer: Viewer, public_name: str
+) -> SegmentFile | MediaFile | None:
+    """The stored file `viewer` may fetch under `public_name` (its hash and extension), or None.
+
+    Files of published covenants' clauses are public. A recording's file is served only when
+    it is one of the `PUBLIC_KINDS` (never the original) and the recording passes
+    `visible_recordings(viewer)`. A name that is not a hash, a hidden file and a missing one
+    all get None alike, so the answer never tells that a hidden file exists.
+    """
+    match = _MEDIA_NAME.match(public_name)
+    if not match:
+        return None
+    sha256 = match.group(1)
+    return session.scalar(
+        select(SegmentFile)
+        .join(Segment)
+        .join(Clause)
+        .join(CovenantVersion)
+        .join(Covenant)
+        .where(SegmentFile.sha256 == sha256, Covenant.published)
+        .limit(1)
+    ) or session.scalar(
+        select(MediaFile)
+        .join(Recording)
+        .where(
+            MediaFile.sha256 == sha256,
+            MediaFile.kind.in_(PUBLIC_KINDS),
+            visible_recordings(viewer),
+        )
+        .limit(1)
+    )
 
 
 # --- broadcast --------------------------------------------------------------------------------

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import glob
+import logging
+import re
+import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +25,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision id. Checking it with one query spares every command the
 # cost of importing Alembic; tests/test_store.py proves it equals Alembic's head.
 SCHEMA_HEAD = "0003"
+# Backups made before a migration (kuanyue.db.bak-<old revision>-<UTC time>) kept beside it.
+KEEP_BACKUPS = 3
+
+log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
@@ -47,6 +56,9 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # The SQLite file, when there is one (not :memory: or a file: URI): it is backed up
+        # before a migration.
+        self.path: Path | None = None
         parsed = make_url(url)
         database = parsed.database or ""
         if (
@@ -54,7 +66,7 @@ class Database:
             and database not in ("", ":memory:")
             and not database.startswith("file:")
         ):
-            path = Path(database)
+            path = self.path = Path(database)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -65,13 +77,23 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from .index_upkeep import keep_index_current  # the models load only with a database
+
+        keep_index_current(self.sessions)
 
     def upgrade(self) -> None:
-        """Apply pending migrations (one query when the schema is already current)."""
+        """Apply pending migrations (one query when the schema is already current).
+
+        A SQLite file that holds tables is backed up beside itself first (see
+        backup_before_migration); a new, empty database is not.
+        """
         try:
             with self.engine.begin() as conn:
-                if self._revision(conn) == SCHEMA_HEAD:
+                revision = self._revision(conn)
+                if revision == SCHEMA_HEAD:
                     return
+                if self.path is not None and _has_tables(conn):
+                    backup_before_migration(self.path, revision)
                 from alembic import command
 
                 cfg = alembic_config(self.url)
@@ -101,6 +123,60 @@ class Database:
             raise
         finally:
             session.close()
+
+
+def _has_tables(conn) -> bool:  # noqa: ANN001 - a SQLAlchemy connection
+    return bool(
+        conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type='table'")).scalar()
+    )
+
+
+def backup_before_migration(path: Path, revision: str | None) -> Path:
+    """Copy the SQLite database at `path` to `<name>.bak-<revision>-<UTC time>` beside it.
+
+    SQLite's online backup API copies a consistent snapshot (the WAL included) even while
+    another process has the database open, which a file copy does not. The backup is left
+    in rollback-journal mode, so it is one self-contained file. Only the KEEP_BACKUPS newest
+    backups are kept. Raises DatabaseError (and the caller does not migrate) on failure.
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    backup = path.with_name(f"{path.name}.bak-{revision or 'none'}-{stamp}")
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(path)) as source,
+            contextlib.closing(sqlite3.connect(backup)) as target,
+        ):
+            source.backup(target)
+            target.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error as exc:
+        backup.unlink(missing_ok=True)
+        raise DatabaseError(
+            f"升级数据库前无法备份，未升级 / cannot back up the database before upgrading it,"
+            f" so it was not upgraded: {backup}: {exc}"
+        ) from exc
+    versions = f"{revision or '-'} → {SCHEMA_HEAD}"
+    log.warning(
+        "数据库升级（%s）前已备份到 %s / backed up the database before upgrading it (%s): %s",
+        versions,
+        backup,
+        versions,
+        backup,
+    )
+    _prune_backups(path)
+    return backup
+
+
+def _prune_backups(path: Path) -> None:
+    """Remove all but the KEEP_BACKUPS newest backups of `path` (by the time in their name)."""
+    # Only names this function makes: a backup someone named by hand is never removed.
+    pattern = re.compile(re.escape(path.name) + r"\.bak-.+-(\d{8}T\d{6}\.\d{6}Z)$")
+    found = []
+    for candidate in path.parent.glob(f"{glob.escape(path.name)}.bak-*"):
+        match = pattern.match(candidate.name)
+        if match and candidate.is_file():
+            found.append((match.group(1), candidate))
+    for _stamp, old in sorted(found, reverse=True)[KEEP_BACKUPS:]:
+        old.unlink(missing_ok=True)
 
 
 def translate_db_error(exc: OperationalError, url: str) -> DatabaseError:

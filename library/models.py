@@ -14,10 +14,20 @@ def utcnow() -> datetime:
 
 
 class StoredFile:
-    """A row naming a file in the content-addressed media store."""
+    """The columns of a row naming a file in the content-addressed store, declared once.
 
-    sha256: Mapped[str]
-    store_path: Mapped[str]
+    Shared by a segment's files and a recording's files; `library.store.file_row` fills them.
+    """
+
+    kind: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    store_path: Mapped[str] = mapped_column(String(200))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    duration_s: Mapped[float | None]
+    integrated_lufs: Mapped[float | None]
+    true_peak_dbtp: Mapped[float | None]
+    loudness_range_lu: Mapped[float | None]
 
     @property
     def public_name(self) -> str:
@@ -148,15 +158,6 @@ class SegmentFile(StoredFile, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segment.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    store_path: Mapped[str] = mapped_column(String(200))
-    mime: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int]
-    duration_s: Mapped[float | None]
-    integrated_lufs: Mapped[float | None]
-    true_peak_dbtp: Mapped[float | None]
-    loudness_range_lu: Mapped[float | None]
 
     segment: Mapped[Segment] = relationship(back_populates="files")
 
@@ -282,17 +283,10 @@ class MediaFile(StoredFile, Base):
     kind: Mapped[str] = mapped_column(
         String(20)
     )  # original | web | loudspeaker | waveform | peaks | poster
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    store_path: Mapped[str] = mapped_column(String(200))
-    mime: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int]
     original_name: Mapped[str | None] = mapped_column(String(500))
     container: Mapped[str | None] = mapped_column(String(100))
-    duration_s: Mapped[float | None]
     reencoded: Mapped[bool | None]
-    integrated_lufs: Mapped[float | None]
-    loudness_range_lu: Mapped[float | None]
-    true_peak_dbtp: Mapped[float | None]  # metered when the copies are made
+    # An original's true peak is metered when its copies are made.
     sample_peak_dbfs: Mapped[float | None]
     leading_silence_s: Mapped[float | None]
     trailing_silence_s: Mapped[float | None]

@@ -21,11 +21,17 @@ syllable a trigram-searchable whole word ("_ga_"), so "Ga" finds "Kgal" but not 
 
 Queries: terms (whitespace-separated, or "quoted phrases") are folded the same way and ANDed;
 a term of three characters or more uses FTS5 MATCH, a shorter one LIKE over the same columns.
+
+Upkeep: the index follows every write by itself. A session hook (`_note_writes`,
+`_reindex_after_flush`) notes the recordings each flush touched — their titles and
+descriptions, performers, places, genre, tags, notes, text tracks and lines, and any renamed
+genre or performer — and rewrites their rows in the same transaction, so the index commits or
+rolls back with the change. No caller reindexes by hand; `index_recording` and
+`rebuild_index` remain for repairs.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -51,15 +57,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from media_pipeline.hanzi import to_simplified
+
 from .access import Viewer, visible_recordings, visible_tracks
-from .models import ClauseSpan, Genre, Recording, RecordingText, TextTrack
+from .langs import TEXT_LANGS
+from .models import (
+    ClauseSpan,
+    Genre,
+    Recording,
+    RecordingText,
+    TextTrack,
+)
 
 FTS_TABLE = "recording_fts"
 COLUMNS = ("title", "lyrics", "performers", "places", "notes")
 # Column weights for ranking: a title hit outweighs a performer, a place, lyrics, then notes.
 WEIGHTS = {"title": 10.0, "lyrics": 2.0, "performers": 5.0, "places": 3.0, "notes": 1.0}
-# Languages of titles in the order a hit shows them.
-TITLE_LANGS = ("zh-Hans", "kmc-Latn", "doc-Latn")
 
 # FTS5's ranking function with our column weights, in the form `rank MATCH` accepts.
 _BM25 = "bm25(" + ", ".join(str(WEIGHTS[c]) for c in COLUMNS) + ")"
@@ -73,16 +86,9 @@ _TRIGRAM = 3  # FTS5's trigram tokenizer cannot MATCH fewer characters than this
 # --- folding ----------------------------------------------------------------------------------
 
 
-@functools.cache
-def _t2s():  # noqa: ANN202 - opencc has no type hints
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def fold_zh(text: str) -> str:
     """Traditional → Simplified (OpenCC t2s), full-width → half-width (NFKC), lower-case."""
-    return _t2s().convert(unicodedata.normalize("NFKC", text)).casefold()
+    return to_simplified(unicodedata.normalize("NFKC", text)).casefold()
 
 
 # Southern Dong orthography (1958) ends every syllable with a tone letter: l p c s t x v k h.
@@ -150,8 +156,10 @@ def _delete_rows(session: Session, recording_id: int) -> None:
 
 
 def index_recording(session: Session, recording_id: int, *, new: bool = False) -> None:
-    """(Re)write the index rows of one recording; call after every change (deletes too).
+    """(Re)write the index rows of one recording (deletes too).
 
+    Every flush calls this for the recordings it touched (see "keeping the index in step"
+    below); call it by hand only to repair an index written outside the library.
     `new`: the recording was just added, so it has no rows to remove (a scan saves the
     delete, which FTS5 makes a search of the whole index).
     """
@@ -406,7 +414,7 @@ def _titles(session: Session, ids: list[int]) -> dict[int, str]:
             RecordingText.recording_id.in_(ids), RecordingText.field == "title"
         )
     ).all()
-    order = {lang: n for n, lang in enumerate(TITLE_LANGS)}
+    order = {lang: n for n, lang in enumerate(TEXT_LANGS)}
     by_id: dict[int, list[tuple[int, str, str]]] = {}
     for rid, lang, value in rows:
         by_id.setdefault(rid, []).append((order.get(lang, len(order)), lang, value))

@@ -8,8 +8,15 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from media_pipeline.files import MadeFile
+
+from .models import StoredFile
 
 CHUNK = 1 << 20
+
+Row = TypeVar("Row", bound=StoredFile)
 
 
 def sha256_file(path: Path) -> str:
@@ -22,7 +29,7 @@ def sha256_file(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class StoredFile:
+class StoreEntry:
     """Where a file landed in the store."""
 
     sha256: str
@@ -49,7 +56,7 @@ class MediaStore:
             raise ValueError(f"path outside the media store: {store_path}")
         return full
 
-    def put(self, src: Path, *, move: bool = True) -> StoredFile:
+    def put(self, src: Path, *, move: bool = True) -> StoreEntry:
         """Add `src` to the store (renamed in when `move`, else copied) and say where it is."""
         src = Path(src)
         suffix = src.suffix.lower()
@@ -74,7 +81,23 @@ class MediaStore:
                 os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
-        return StoredFile(digest, store_path, size)
+        return StoreEntry(digest, store_path, size)
+
+
+def file_row(store: MediaStore, made: MadeFile, row: Row, *, move: bool = True) -> Row:
+    """Put a made file in the store and fill `row` (new or replaced) with where it is and its measures.
+
+    The one way a rendered output, an original, a copy or a waveform becomes a stored row.
+    """
+    entry = store.put(Path(made.path), move=move)
+    row.kind = made.kind
+    row.sha256, row.store_path, row.size = entry.sha256, entry.store_path, entry.size
+    row.mime, row.duration_s = made.mime, made.duration_s
+    row.integrated_lufs, row.true_peak_dbtp = made.integrated_lufs, made.true_peak_dbtp
+    row.loudness_range_lu = made.loudness_range_lu
+    if made.reencoded is not None:
+        row.reencoded = made.reencoded  # type: ignore[attr-defined]  # recordings' files only
+    return row
 
 
 def _copy_hashing(src: Path, dest: Path) -> str:

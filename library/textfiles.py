@@ -11,7 +11,8 @@ import codecs
 from pathlib import Path
 
 import charset_normalizer
-import opencc
+
+from media_pipeline.hanzi import to_simplified
 
 from .errors import CovenantFileError
 
@@ -42,8 +43,6 @@ _BOMS: tuple[tuple[bytes, str, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be"),
 )
-
-_t2s = opencc.OpenCC("t2s")
 
 
 def _fail(path: Path, zh: str, en: str) -> CovenantFileError:
@@ -78,7 +77,7 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 def _common_ratio(text: str) -> float:
     """Share of Han characters that are among the 3,755 most common (GB2312 level 1)."""
-    han = [c for c in _t2s.convert(text) if "\u4e00" <= c <= "\u9fff"]
+    han = [c for c in to_simplified(text) if "\u4e00" <= c <= "\u9fff"]
     if not han:
         return 0.0
     common = 0

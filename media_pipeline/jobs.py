@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from .files import MadeFile
+from .profiles import PROFILES
 
 # Bump when a change to the pipeline should re-render everything already stored.
 PIPELINE_VERSION = "1"
@@ -22,7 +23,7 @@ class RenderOptions:
     voice: str | None = None
     piper_model: str | None = None
     gtts_timeout: float = 10.0
-    profiles: tuple[str, ...] = ("loudspeaker", "web", "archive")
+    profiles: tuple[str, ...] = tuple(PROFILES)
     video_sizes: tuple[str, ...] = ("16x9", "9x16")
     font: str = "Noto Sans CJK SC"
     chime: bool = True

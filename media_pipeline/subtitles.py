@@ -198,7 +198,7 @@ def wrap_zh(text: str, width: int = 16, max_lines: int = 2) -> list[str]:
     return lines
 
 
-def display_text(phrase: str) -> str:
+def cue_text(phrase: str) -> str:
     """The phrase as shown: trimmed, trailing ，。；： dropped (？！ and closing quotes kept)."""
     return phrase.strip().rstrip(_DROP_TRAILING)
 
@@ -291,12 +291,12 @@ def build_cues(
                 f"invalid or overlapping timing {start}–{end} ms for {phrase!r}"
             )
         previous_end = end
-        text = display_text(phrase)
+        text = cue_text(phrase)
         if not text:
             continue  # a phrase of bare punctuation has nothing to show
         # Breaking between words across two cues reads better than splitting a word in one.
         fits = _wrap(text, width, max_lines, by_char=False) is not None
-        parts = [text] if fits else [display_text(c) for c in _chunks(text, width, max_lines)]
+        parts = [text] if fits else [cue_text(c) for c in _chunks(text, width, max_lines)]
         spans = _share(start, end, [len(p) for p in parts])
         pieces += [(a, b, p) for (a, b), p in zip(spans, parts, strict=True)]
     weights = [sum(not ch.isspace() for ch in text) for _, _, text in pieces]

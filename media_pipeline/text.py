@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 import cn2an
 import jieba
-import opencc
 from pypinyin import Style, lazy_pinyin, load_phrases_dict
 from pypinyin.constants import PHRASES_DICT
 from pypinyin.seg.mmseg import seg as pypinyin_seg
+
+from .hanzi import to_simplified
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
@@ -62,11 +63,6 @@ _JIEBA_WORDS = ("村规民约", "鸣锣喊寨", "风雨桥", "寨老", "侗歌",
 
 _DIGITS = "零一二三四五六七八九"
 _PHONE_DIGITS = "零幺二三四五六七八九"
-
-
-@functools.cache
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
 
 
 @functools.cache
@@ -131,7 +127,7 @@ def _touches_cjk(m: re.Match[str]) -> bool:
 
 def display_text(text: str) -> str:
     """Text as shown on screen: zh-Hans, full-width punctuation beside Chinese, tidy spaces."""
-    text = _t2s().convert(text)
+    text = to_simplified(text)
     text = text.replace("\uff64", "、").replace("\uff61", "。")  # half-width 、。
     text = re.sub(r"\s+", " ", text).strip()
     text = _widen_punctuation(text)

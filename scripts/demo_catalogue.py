@@ -24,7 +24,6 @@ from library.catalogue.recordings import (
 )
 from library.db import open_database
 from library.errors import LibraryError
-from library.search import index_recording
 from library.settings import load_config
 from library.store import MediaStore
 from media_pipeline.tools import DEFAULT_TOOLS
@@ -177,8 +176,6 @@ def main(argv: list[str] | None = None) -> int:
                     LibraryError
                 ) as exc:  # the sample covenant is not imported in this data directory
                     print(f"  (not linked: {exc})")
-            session.flush()
-            index_recording(session, recording.id)
     return 0
 
 

@@ -139,12 +139,6 @@ def build_catalogue(session) -> dict[str, int]:  # noqa: ANN001
     return {key: rec.id for key, rec in recs.items()}
 
 
-@pytest.fixture
-def db(tmp_path):
-    """A fresh, migrated SQLite database."""
-    return open_database(f"sqlite:///{tmp_path}/k.db")
-
-
 def catalogue_database(folder) -> tuple[Database, dict[str, int]]:  # noqa: ANN001
     """A database in `folder` holding the shared catalogue, indexed for search."""
     from library.search import index_recording

@@ -8,8 +8,6 @@ import threading
 
 import pytest
 
-from web import create_app
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -27,10 +25,15 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def server(rendered):
+def config(rendered):
+    """`app` (tests/conftest.py) serves the session's rendered library."""
+    return rendered.config
+
+
+@pytest.fixture
+def server(app):
     from waitress.server import create_server
 
-    app = create_app({"KUANYUE_CONFIG": rendered.config})
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

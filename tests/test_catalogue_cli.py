@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from library.access import Viewer, broadcastable
 from library.catalogue.recordings import get_recording
@@ -20,9 +19,8 @@ from library.db import open_database
 from library.errors import LibraryError
 from library.settings import load_config
 from library.store import MediaStore
-from tests.conftest import SMALL_COVENANT
+from tests.conftest import SMALL_COVENANT, Runner
 from tests.recordings import make_broken, make_recording
-from web.cli import main
 
 # Words that only the viewers allowed may ever meet.
 VILLAGE_TITLE = "榕溪鼓楼歌"
@@ -46,9 +44,7 @@ class Catalogue:
         return {"KUANYUE_HOME": str(self.home)}
 
     def invoke(self, *args: str):  # noqa: ANN201 - click Result
-        result = CliRunner().invoke(main, list(args), env=self.env())
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-        return result
+        return Runner(self.env()).invoke(*args)
 
     def library(self):  # noqa: ANN201
         config = load_config({"HOME": str(self.home.parent), "KUANYUE_HOME": str(self.home)})
@@ -136,11 +132,6 @@ def catalogue(tmp_path_factory) -> Catalogue:
     return cat
 
 
-@pytest.fixture
-def runner():
-    return CliRunner()
-
-
 # --- scan, add, show, edit --------------------------------------------------------------------
 
 
@@ -152,7 +143,7 @@ def test_scan_reports_each_file_and_a_summary(runner, tmp_path):
     make_broken(folder / "empty.mp3", "empty")
     (folder / "readme.txt").write_text("hello", encoding="utf-8")
 
-    first = runner.invoke(main, ["catalogue", "scan", str(folder), "--workers", "1"])
+    first = runner.invoke("catalogue", "scan", str(folder), "--workers", "1")
     assert first.exit_code == 0, first.output
     assert f"+ {folder / SHELL_NAME} #1" in first.output
     assert f"≡ {folder / '歌 副本.wav'} #1" in first.output
@@ -160,14 +151,14 @@ def test_scan_reports_each_file_and_a_summary(runner, tmp_path):
     assert "readme.txt" in first.output and "not an audio or video file" in first.output
     assert "新增 added 1，未变 unchanged 0，重复 duplicate 1，拒绝 refused 2" in first.output
 
-    again = runner.invoke(main, ["catalogue", "scan", str(folder), "--quiet"])
+    again = runner.invoke("catalogue", "scan", str(folder), "--quiet")
     assert again.exit_code == 0
     assert "新增 added 0，未变 unchanged 4，重复 duplicate 0，拒绝 refused 0" in again.output
     assert "+ " not in again.output and "= " not in again.output  # --quiet: summary only
 
 
 def test_scan_of_a_missing_folder_is_a_usage_error(runner, tmp_path):
-    result = runner.invoke(main, ["catalogue", "scan", str(tmp_path / "nowhere")])
+    result = runner.invoke("catalogue", "scan", str(tmp_path / "nowhere"))
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
@@ -206,26 +197,26 @@ def test_show_prints_everything_the_recording_carries(catalogue):
         pytest.param(["--performer", "吴培三:boss"], "unknown role", id="bad-role"),
     ],
 )
-def test_add_explains_bad_metadata(runner, tmp_path, args, message):
+def test_add_explains_bad_metadata(runner, config, tmp_path, args, message):
     path = make_recording(tmp_path / "a.wav", "wav", 1.0)
-    result = runner.invoke(main, ["catalogue", "add", str(path), *args])
+    result = runner.invoke("catalogue", "add", str(path), *args)
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
     # Refused before anything reached the store: no file without its row.
-    media = tmp_path / "kuanyue-home" / "media"
+    media = config.media_dir
     assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]
 
 
 @pytest.mark.slow
 def test_add_refuses_an_identical_file_and_a_text_file(runner, tmp_path):
     path = make_recording(tmp_path / "a.wav", "wav", 1.0)
-    first = runner.invoke(main, ["catalogue", "add", str(path), "--title-zh", "一"])
+    first = runner.invoke("catalogue", "add", str(path), "--title-zh", "一")
     assert first.exit_code == 0 and first.output.startswith("+ ")
-    twice = runner.invoke(main, ["catalogue", "add", str(path)])
+    twice = runner.invoke("catalogue", "add", str(path))
     assert twice.output.startswith("≡ ") and "identical to #1" in twice.output
     text = make_broken(tmp_path / "b.mp3", "text")
-    refused = runner.invoke(main, ["catalogue", "add", str(text)])
+    refused = runner.invoke("catalogue", "add", str(text))
     assert refused.exit_code == 1 and "not an audio or video file" in refused.output
 
 
@@ -388,7 +379,7 @@ def test_export_defaults_to_the_public_and_writes_a_file(catalogue, tmp_path):
 
 @pytest.mark.parametrize("who", ["nobody", "village-榕溪村", "root"])
 def test_an_unknown_viewer_is_refused(runner, who):
-    result = runner.invoke(main, ["catalogue", "search", "--as", who])
+    result = runner.invoke("catalogue", "search", "--as", who)
     assert result.exit_code == 1 and "unknown viewer" in result.output
 
 

@@ -16,7 +16,6 @@ from library.models import MediaFile
 from library.search import index_recording
 from tests.conftest import make_library
 from tests.recordings import make_recording
-from web import create_app
 
 pytestmark = pytest.mark.slow  # the module's site ingests five recordings (≈ 10 s)
 
@@ -67,6 +66,8 @@ HIDDEN = ("village", "restricted")
 
 @dataclass
 class Site:
+    """The module's library (built once) and a test client over it (one per test)."""
+
     client: object
     db: object
     store: object
@@ -81,7 +82,8 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Site:
+def catalogue(tmp_path_factory):  # noqa: ANN201 - (config, db, store, ids)
+    """Five recordings under every protocol, with copies, lyrics and a search index."""
     root = tmp_path_factory.mktemp("catalogue-web")
     config, db, store = make_library(root)
     ids = {}
@@ -109,8 +111,19 @@ def site(tmp_path_factory) -> Site:
         session.flush()
         for rid in ids.values():
             index_recording(session, rid)
-    app = create_app({"KUANYUE_CONFIG": config, "TESTING": True})
-    return Site(app.test_client(), db, store, ids)
+    return config, db, store, ids
+
+
+@pytest.fixture
+def config(catalogue):
+    """`client` (tests/conftest.py) serves the module's library."""
+    return catalogue[0]
+
+
+@pytest.fixture
+def site(catalogue, client) -> Site:
+    _config, db, store, ids = catalogue
+    return Site(client, db, store, ids)
 
 
 def _page(site: Site, url: str) -> str:
@@ -283,20 +296,18 @@ def test_upper_case_hash_of_a_public_file_is_not_an_alias_for_a_hidden_one(site)
     assert site.client.get(f"/media/{f.sha256.upper()}").status_code == 404
 
 
-def test_restricting_a_recording_hides_its_page_and_files_at_once(tmp_path):
-    config, db, store = make_library(tmp_path)
-    path = make_recording(tmp_path / "in" / "a.wav", "wav", 1.0)
-    rid = add_file(
-        db, store, path, RecordingMeta(titles={"zh-Hans": "先公开"}, protocol="public")
-    ).recording_id
-    make_pending_copies(db, store, workers=1)
-    client = create_app({"KUANYUE_CONFIG": config, "TESTING": True}).test_client()
-    with db.session() as session:
-        web = next(f.public_name for f in get_recording(session, rid).files if f.kind == "web")
-    assert client.get(f"/recordings/{rid}").status_code == 200
-    assert client.get(f"/media/{web}").status_code == 200
-    with db.session() as session:
-        get_recording(session, rid).protocol = "restricted"
-    assert client.get(f"/recordings/{rid}").status_code == 404
-    assert client.get(f"/media/{web}").status_code == 404
-    assert "先公开" not in client.get("/recordings").get_data(as_text=True)
+def test_restricting_a_recording_hides_its_page_and_files_at_once(site):
+    rid, title = site.ids["public"], RECORDINGS["public"][3].titles["zh-Hans"]
+    web = site.files("public")["web"].public_name
+    assert site.client.get(f"/recordings/{rid}").status_code == 200
+    assert site.client.get(f"/media/{web}").status_code == 200
+    assert title in _page(site, "/recordings")
+    try:
+        with site.db.session() as session:
+            get_recording(session, rid).protocol = "restricted"
+        assert site.client.get(f"/recordings/{rid}").status_code == 404
+        assert site.client.get(f"/media/{web}").status_code == 404
+        assert title not in _page(site, "/recordings")
+    finally:
+        with site.db.session() as session:
+            get_recording(session, rid).protocol = "public"

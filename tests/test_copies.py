@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from library.catalogue.copies import make_pending_copies, waiting
 from library.catalogue.ingest import scan_folder
 from library.models import MediaFile
-from tests.conftest import make_library
 from tests.recordings import make_recording
-from web.app import create_app
-from web.cli import main
 
 COPY_KINDS = {"web", "loudspeaker"}
 
@@ -32,11 +28,10 @@ def _originals(db) -> dict[int, MediaFile]:
 
 
 @pytest.fixture
-def library(tmp_path):
+def library(tmp_path, db, store):
     folder = tmp_path / "in"
     for i, freq in enumerate((330, 440, 550)):
         make_recording(folder / f"歌 {i}.wav", "wav", 1.0, freq=freq)
-    _config, db, store = make_library(tmp_path / "lib")
     report = scan_folder(db, store, folder, workers=1)
     assert report.count("added") == 3
     return db, store
@@ -91,39 +86,36 @@ def test_ctrl_c_keeps_finished_copies_and_leaves_the_rest_pending(library):
     assert {f.copies for f in _originals(db).values()} == {"done"}
 
 
-def test_scan_later_then_copies_on_the_command_line(tmp_path):
+def test_scan_later_then_copies_on_the_command_line(runner, tmp_path):
     folder = tmp_path / "phone"
     make_recording(folder / "a.wav", "wav", 1.0)
-    runner = CliRunner()
-    scan = runner.invoke(main, ["catalogue", "scan", str(folder), "--later", "--workers", "1"])
+    scan = runner.invoke("catalogue", "scan", str(folder), "--later", "--workers", "1")
     assert scan.exit_code == 0, scan.output
     assert "copies waiting: 1" in scan.output
-    show = runner.invoke(main, ["catalogue", "show", "1"])
+    show = runner.invoke("catalogue", "show", "1")
     assert "副本待做 copies waiting" in show.output and "dBFS" in show.output
-    made = runner.invoke(main, ["catalogue", "copies", "--workers", "1"])
+    made = runner.invoke("catalogue", "copies", "--workers", "1")
     assert made.exit_code == 0, made.output
     assert "✓ #1 a.wav" in made.output and "完成 done 1，失败 failed 0" in made.output
-    show = runner.invoke(main, ["catalogue", "show", "1"])
+    show = runner.invoke("catalogue", "show", "1")
     assert "copies waiting" not in show.output and "dBTP" in show.output
-    assert "no copies are waiting" in runner.invoke(main, ["catalogue", "copies"]).output
+    assert "no copies are waiting" in runner.invoke("catalogue", "copies").output
 
 
-def test_scan_makes_the_copies_unless_told_later(tmp_path):
+def test_scan_makes_the_copies_unless_told_later(runner, tmp_path):
     folder = tmp_path / "phone"
     make_recording(folder / "a.m4a", "m4a", 1.0)
-    result = CliRunner().invoke(main, ["catalogue", "scan", str(folder), "--workers", "1"])
+    result = runner.invoke("catalogue", "scan", str(folder), "--workers", "1")
     assert result.exit_code == 0, result.output
     assert "副本 / copies: 完成 done 1" in result.output
 
 
-def test_the_page_says_the_copy_is_coming_and_serves_no_original(tmp_path):
+def test_the_page_says_the_copy_is_coming_and_serves_no_original(tmp_path, db, store, client):
     folder = tmp_path / "in"
     make_recording(folder / "a.wav", "wav", 1.0)
-    config, db, store = make_library(tmp_path / "lib")
     from library.catalogue.recordings import RecordingMeta
 
     scan_folder(db, store, folder, workers=1, defaults=RecordingMeta(protocol="public"))
-    client = create_app({"KUANYUE_CONFIG": config, "TESTING": True}).test_client()
     page = client.get("/recordings/1").get_data(as_text=True)
     assert "data-copy-pending" in page and "<audio" not in page
     original = _originals(db)[1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from library.covenants.versions import diff_versions, import_covenant, set_topic, slugify
-from library.db import open_database
 from library.errors import LibraryError
 from library.models import Segment, SegmentFile
 
@@ -24,11 +23,6 @@ V2 = """清水村村规民约
 第三条 爱护村道，不得占道堆放柴草。
 第四条 红白喜事从简办理。
 """
-
-
-@pytest.fixture
-def db(tmp_path):
-    return open_database(f"sqlite:///{tmp_path / 'k.db'}")
 
 
 def write(tmp_path, text, name="qingshui.txt"):

@@ -17,7 +17,6 @@ from library.catalogue.recordings import (
     title,
     withdraw_consent,
 )
-from library.db import open_database
 from library.errors import LibraryError
 from library.models import MediaFile, Recording
 
@@ -71,11 +70,6 @@ def test_unknown_role_lists_the_roles():
 @pytest.mark.parametrize(("text", "seconds"), [("01:20", 80), ("1:02:05", 3725), ("80.5", 80.5)])
 def test_timecodes(text, seconds):
     assert parse_timecode(text) == seconds
-
-
-@pytest.fixture
-def db(tmp_path):
-    return open_database(f"sqlite:///{tmp_path / 'k.db'}")
 
 
 def make_recording(session, duration=125.0):

@@ -210,8 +210,10 @@ def test_interrupted_render_keeps_finished_clauses(tmp_path):
     ]
 
 
-def test_gtts_without_network_falls_back_to_espeak(tmp_path):
-    """Real: this machine has no route to Google, so gTTS fails and espeak takes over, announced."""
+def test_gtts_without_network_falls_back_to_espeak(tmp_path, no_internet):
+    """Offline, gTTS fails and espeak takes over, announced."""
+    # The network failure is injected (no_internet, tests/conftest.py): the render's real gTTS
+    # request fails at the socket as on an offline machine, so this passes on any machine.
     config, db, store = make_library(tmp_path)
     source = tmp_path / "yanjiao.txt"
     source.write_text(SMALL_COVENANT, encoding="utf-8")
@@ -228,6 +230,7 @@ def test_gtts_without_network_falls_back_to_espeak(tmp_path):
         warn=warnings.append,
     )
     assert report.rendered == [f"{slug}-03"]
+    assert no_internet  # gTTS did try the network, in this process (workers=1)
     assert any("espeak" in w for w in warnings)
     assert current_segments(db, slug)[f"{slug}-03"].engine == "espeak"
 

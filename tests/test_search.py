@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select, text
 
 from library.access import Viewer
-from library.db import open_database
 from library.models import Recording, RecordingText, TextLine, TextTrack
 from library.search import fold_dong, fold_zh, index_recording, rebuild_index, search
 from tests.test_access import VIEWERS, build_catalogue, catalogue_database
@@ -18,12 +17,6 @@ ADMIN = Viewer("admin")
 def catalogue(tmp_path_factory):
     """The shared catalogue, read-only for the tests using it."""
     return catalogue_database(tmp_path_factory.mktemp("search"))
-
-
-@pytest.fixture
-def db(tmp_path):
-    """A fresh, migrated SQLite database."""
-    return open_database(f"sqlite:///{tmp_path}/k.db")
 
 
 def _found(catalogue, query: str, viewer: Viewer = ADMIN, **filters) -> list[str]:  # noqa: ANN001

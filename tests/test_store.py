@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from library.db import SCHEMA_HEAD, open_database
-from library.store import MediaStore
+from library.models import MediaFile, SegmentFile
+from library.store import MediaStore, file_row
+from media_pipeline.files import MadeFile
 
 
 def test_put_names_files_by_hash_and_stores_once(tmp_path):
@@ -25,6 +27,21 @@ def test_put_names_files_by_hash_and_stores_once(tmp_path):
     assert second == first and again.exists()
     assert store.path(first.store_path).read_bytes() == b"same bytes"
     assert not list((tmp_path / "media").rglob("*.part"))
+
+
+@pytest.mark.parametrize("row_type", [SegmentFile, MediaFile], ids=["segment", "recording"])
+def test_file_row_stores_a_made_file_and_fills_either_row(tmp_path, row_type):
+    """One helper turns a made file into a stored row, for rendered clauses and recordings alike."""
+    store = MediaStore(tmp_path / "media")
+    src = tmp_path / "out.opus"
+    src.write_bytes(b"opus bytes")
+    made = MadeFile("web", str(src), "audio/ogg", 3.5, -16.1, -1.2, 4.0, reencoded=True)
+    row = file_row(store, made, row_type())
+    assert (row.kind, row.mime, row.size, row.duration_s) == ("web", "audio/ogg", 10, 3.5)
+    assert (row.integrated_lufs, row.true_peak_dbtp, row.loudness_range_lu) == (-16.1, -1.2, 4.0)
+    assert store.path(row.store_path).read_bytes() == b"opus bytes" and not src.exists()
+    assert row.public_name == f"{row.sha256}.opus"
+    assert getattr(row, "reencoded", True) is True
 
 
 def test_store_refuses_paths_outside(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -293,15 +294,40 @@ def test_render_video_poster_and_no_leftovers(rendered):
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("mpv") is None, reason="mpv is not installed")
 @pytest.mark.parametrize(
-    "start",
+    ("start", "length", "first", "last"),
     [
-        pytest.param(["--start=3", "--frames=1"], id="seek-one-frame"),
-        pytest.param(["--start=4", "--length=1"], id="seek-and-play"),
+        # One frame after a seek into cue 2: the cue, not the title card.
+        pytest.param(3.0, None, 3.0, 3.0, id="seek-one-frame"),
+        # A second played from inside cue 2: it starts there and reaches cue 3 (at 4.9 s).
+        pytest.param(4.0, 1.0, 4.0, 4.95, id="seek-and-play"),
     ],
 )
-def test_mpv_plays_from_a_seek(rendered, start):
+def test_mpv_plays_from_a_seek(rendered, tmp_path, start, length, first, last):
+    """mpv says it is where it was sent, and the frames it shows (its own, dumped with
+    --vo=image) are the pictures ffmpeg decodes at those times: a seek that landed on the
+    title card, on the last frame or on another cue fails."""
     result, _ = rendered
-    run(["mpv", "--no-config", "--vo=null", "--ao=null", *start, str(result.path)], timeout=60)
+    out = tmp_path / "mpv"
+    played = ["--frames=1"] if length is None else [f"--length={length}"]
+    proc = run(["mpv", "--no-config", "--quiet", "--ao=null", "--vo=image",
+                "--vo-image-format=png", f"--vo-image-outdir={out}", f"--start={start}",
+                "--term-playing-msg=time-pos=${=time-pos}", *played, str(result.path)],
+               timeout=60)  # fmt: skip
+    said = re.findall(r"^time-pos=([\d.]+)$", (proc.stdout + proc.stderr).decode(), re.M)
+    assert len(said) == 1, proc.stdout
+    # A precise seek shows the first frame at or after `start`; one comes every REPEAT_MS.
+    assert start <= float(said[0]) < start + REPEAT_MS / 1000
+    shown = sorted(out.glob("*.png"))
+    assert len(shown) == 1 if length is None else len(shown) > 1
+
+    title_card = _ffmpeg_frame(result.path, 0.75, tmp_path / "title-card.png")
+    expected_first = _ffmpeg_frame(result.path, first, tmp_path / "first.png")
+    expected_last = _ffmpeg_frame(result.path, last, tmp_path / "last.png")
+    assert _differs(expected_first, title_card) > 0.002  # the test can tell a missed seek
+    assert _differs(shown[0], expected_first) < 0.0005
+    assert _differs(shown[-1], expected_last) < 0.0005
+    if length is not None:
+        assert _differs(expected_first, expected_last) > 0.002  # playback moved to cue 3
 
 
 @pytest.mark.slow

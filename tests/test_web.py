@@ -6,15 +6,13 @@ import re
 
 import pytest
 
-from web import create_app
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def client(rendered):
-    app = create_app({"KUANYUE_CONFIG": rendered.config, "TESTING": True})
-    return app.test_client()
+def config(rendered):
+    """`app` and `client` (tests/conftest.py) serve the session's rendered library."""
+    return rendered.config
 
 
 def media_links(html):

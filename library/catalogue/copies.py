@@ -24,7 +24,7 @@ from media_pipeline.tools import DEFAULT_TOOLS, Tools
 from ..db import Database
 from ..models import MediaFile
 from ..parallel import run_items
-from ..store import MediaStore
+from ..store import MediaStore, file_row
 from .ingest import reason_for
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -132,17 +132,11 @@ def _store_copies(session, store: MediaStore, original: MediaFile, made: Recordi
     recording = original.recording
     existing = {f.kind: f for f in recording.files}
     for produced in made.produced:
-        stored = store.put(Path(produced.path))
         row = existing.get(produced.kind)
         if row is None:
-            row = MediaFile(kind=produced.kind)
+            row = MediaFile()
             recording.files.append(row)
-        row.sha256, row.store_path, row.size = stored.sha256, stored.store_path, stored.size
-        row.mime, row.duration_s, row.reencoded = (
-            produced.mime,
-            produced.duration_s,
-            produced.reencoded,
-        )
+        file_row(store, produced, row)
     original.probe = made.probe
     original.true_peak_dbtp = made.true_peak_dbtp
     original.copies, original.copies_error = DONE, None

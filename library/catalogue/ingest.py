@@ -22,14 +22,14 @@ import numpy as np
 from sqlalchemy import select
 
 from media_pipeline.errors import MediaError, PipelineError
+from media_pipeline.files import MadeFile
 from media_pipeline.recordings.ingest import RecordingAnalysis
 
 from ..db import Database
 from ..errors import LibraryError
 from ..models import MediaFile, MediaStream, NearDuplicate, Recording, ScannedFile, utcnow
 from ..parallel import run_items
-from ..search import index_recording
-from ..store import MediaStore, sha256_file
+from ..store import MediaStore, file_row, sha256_file
 from .recordings import RecordingMeta, apply_meta
 
 MIME = {
@@ -163,17 +163,6 @@ class _NearDuplicateFinder:
         self.known.append((file_id, recording_id, analysis.duration_s, values))
 
 
-def _media_file(kind: str, stored, mime: str, **values) -> MediaFile:  # noqa: ANN001, ANN003
-    return MediaFile(
-        kind=kind,
-        sha256=stored.sha256,
-        store_path=stored.store_path,
-        mime=mime,
-        size=stored.size,
-        **values,
-    )
-
-
 def _record(
     session,
     store: MediaStore,
@@ -191,21 +180,18 @@ def _record(
         meta.titles = {"zh-Hans": path.stem}
     # Metadata first: a bad date or genre must not leave the original in the store without a row.
     apply_meta(session, recording, meta)
-    original = store.put(path, move=False)
-    if original.sha256 != sha:
-        raise LibraryError(
-            f"{path}: 文件在导入过程中被修改 / the file changed while it was being imported"
-        )
-    orig = _media_file(
+    made = MadeFile(
         "original",
-        original,
+        str(path),
         MIME.get(path.suffix.lower(), "application/octet-stream"),
+        analysis.duration_s,
+        analysis.integrated_lufs,
+        loudness_range_lu=analysis.loudness_range_lu,
+        reencoded=False,
+    )
+    row = MediaFile(
         original_name=path.name,
         container=analysis.container,
-        duration_s=analysis.duration_s,
-        reencoded=False,
-        integrated_lufs=analysis.integrated_lufs,
-        loudness_range_lu=analysis.loudness_range_lu,
         sample_peak_dbfs=analysis.sample_peak_dbfs,
         leading_silence_s=analysis.leading_silence_s,
         trailing_silence_s=analysis.trailing_silence_s,
@@ -226,24 +212,18 @@ def _record(
             for index, s in enumerate(analysis.streams)
         ],
     )
-    recording.files.append(orig)
-    for produced in analysis.produced:
-        stored = store.put(Path(produced.path))
-        recording.files.append(
-            _media_file(
-                produced.kind,
-                stored,
-                produced.mime,
-                duration_s=produced.duration_s,
-                reencoded=produced.reencoded,
-            )
+    orig = file_row(store, made, row, move=False)
+    if orig.sha256 != sha:
+        raise LibraryError(
+            f"{path}: 文件在导入过程中被修改 / the file changed while it was being imported"
         )
+    recording.files.append(orig)
+    recording.files += [file_row(store, p, MediaFile()) for p in analysis.produced]
     session.flush()
     for other_file, other_recording, score in finder.matches(analysis):
         session.add(NearDuplicate(file_a_id=other_file, file_b_id=orig.id, similarity=score))
         report.near_duplicates.append((other_recording, recording.id, score))
     finder.add(orig.id, recording.id, analysis)
-    index_recording(session, recording.id, new=True)
     return recording
 
 

@@ -11,10 +11,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from ..errors import LibraryError
+from ..langs import TEXT_LANGS
 from ..models import PROTOCOLS, TEXT_KINDS, Recording, TextLine, TextTrack
 from ..textfiles import read_text
-from .recordings import TEXT_LANGS
+from .recordings import get_recording
 
 _LRC_TIME = re.compile(r"\[(\d{1,3}):(\d{1,2}(?:[.:]\d{1,3})?)\]")
 _LRC_META = re.compile(r"^\[[a-z]+:.*\]$", re.I)
@@ -129,4 +132,21 @@ def add_track(
         for i, ln in enumerate(lines)
     ]
     recording.tracks.append(track)
+    return track
+
+
+def attach_track(
+    session: Session,
+    recording_id: int,
+    path: Path,
+    *,
+    kind: str = "lyrics",
+    lang: str = "kmc-Latn",
+    protocol: str | None = None,
+) -> TextTrack:
+    """`add_track` for the recording with this id, written at once (the search index follows)."""
+    track = add_track(
+        get_recording(session, recording_id), path, kind=kind, lang=lang, protocol=protocol
+    )
+    session.flush()
     return track

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..db import Database
 from ..errors import LibraryError
+from ..langs import TITLE_FIELDS
 from ..store import MediaStore
 from ..textfiles import read_text
 from .ingest import ReportLine, ScanReport, add_file
@@ -19,7 +20,6 @@ COLUMNS = (
     "file", "title_zh", "title_kmc", "title_doc", "description_zh", "genre", "village", "township",
     "date", "occasion", "language", "performers", "tags", "notes", "protocol", "stewards",
 )  # fmt: skip
-TITLE_LANGS = {"title_zh": "zh-Hans", "title_kmc": "kmc-Latn", "title_doc": "doc-Latn"}
 
 
 def _split(value: str) -> list[str]:
@@ -30,7 +30,7 @@ def row_meta(row: dict[str, str]) -> RecordingMeta:
     """The metadata of one manifest row (empty cells change nothing)."""
     cell = {k: (v or "").strip() for k, v in row.items() if k}
     return RecordingMeta(
-        titles={lang: cell[col] for col, lang in TITLE_LANGS.items() if cell.get(col)},
+        titles={lang: cell[col] for col, lang in TITLE_FIELDS.items() if cell.get(col)},
         descriptions={"zh-Hans": cell["description_zh"]} if cell.get("description_zh") else {},
         genre=cell.get("genre") or None,
         village=cell.get("village") or None,
@@ -47,13 +47,10 @@ def row_meta(row: dict[str, str]) -> RecordingMeta:
 
 
 def _update(db: Database, recording_id: int, meta: RecordingMeta) -> None:
-    from ..search import index_recording
-    from .recordings import apply_meta, get_recording
+    from .recordings import apply_meta
 
     with db.session() as session:
-        apply_meta(session, get_recording(session, recording_id), meta)
-        session.flush()
-        index_recording(session, recording_id)
+        apply_meta(session, recording_id, meta)
 
 
 def import_sheet(

@@ -1,15 +1,23 @@
-"""Recordings of Dong songs and drama: metadata, performers, consent and clause links."""
+"""Recordings of Dong songs and drama: metadata, performers, consent and clause links.
+
+The edits take the recording as a loaded `Recording` or by its id, so a command can pass on
+the number a person typed. None of them touches the search index: the session's hook
+(`library.search`) keeps it in step with whatever they write.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import LibraryError
+from ..langs import TEXT_LANGS
 from ..models import (
     CONSENT_SCOPES,
     PROTOCOLS,
@@ -27,7 +35,8 @@ from ..models import (
     utcnow,
 )
 
-TEXT_LANGS = ("zh-Hans", "kmc-Latn", "doc-Latn")
+if TYPE_CHECKING:
+    from ..store import MediaStore
 
 
 @dataclass
@@ -126,8 +135,14 @@ def get_recording(session: Session, recording_id: int) -> Recording:
     return recording
 
 
-def apply_meta(session: Session, recording: Recording, meta: RecordingMeta) -> None:
+def _resolve(session: Session, recording: Recording | int) -> Recording:
+    """The recording itself, or the one with this id (everything loaded), or a clear error."""
+    return recording if isinstance(recording, Recording) else get_recording(session, recording)
+
+
+def apply_meta(session: Session, recording: Recording | int, meta: RecordingMeta) -> Recording:
     """Write the given metadata onto a recording; fields left None stay as they are."""
+    recording = _resolve(session, recording)
     for lang, value in meta.titles.items():
         _set_text(recording, "title", lang, value)
     for lang, value in meta.descriptions.items():
@@ -161,6 +176,7 @@ def apply_meta(session: Session, recording: Recording, meta: RecordingMeta) -> N
         if not any(rp.performer is performer and rp.role == role for rp in recording.performers):
             recording.performers.append(RecordingPerformer(performer=performer, role=role))
     recording.updated_at = utcnow()
+    return recording
 
 
 def _set_text(recording: Recording, field_name: str, lang: str, value: str) -> None:
@@ -183,7 +199,7 @@ def title(recording: Recording, lang: str = "zh-Hans") -> str:
 
 def add_consent(
     session: Session,
-    recording: Recording,
+    recording: Recording | int,
     person: str,
     scope: str,
     *,
@@ -192,6 +208,7 @@ def add_consent(
     note: str = "",
 ) -> Consent:
     """Record a person's consent to a use (archive, stream or broadcast)."""
+    recording = _resolve(session, recording)
     if scope not in CONSENT_SCOPES:
         raise LibraryError(
             f"授权范围 {scope!r} 无效，可选：{', '.join(CONSENT_SCOPES)} / unknown scope; choose: {', '.join(CONSENT_SCOPES)}"
@@ -210,10 +227,34 @@ def add_consent(
     return consent
 
 
+def record_consent(
+    session: Session,
+    store: MediaStore,
+    recording: Recording | int,
+    person: str,
+    scope: str,
+    *,
+    given_on: str | None = None,
+    evidence_file: Path | None = None,
+    note: str = "",
+) -> Consent:
+    """`add_consent`, keeping the evidence (a photo of the signed form …) in the media store.
+
+    The evidence is stored only once the consent itself is valid, so a refused consent
+    leaves no file behind.
+    """
+    consent = add_consent(session, recording, person, scope, given_on=given_on, note=note)
+    if evidence_file is not None:
+        stored = store.put(Path(evidence_file), move=False)
+        consent.evidence_sha256, consent.evidence_path = stored.sha256, stored.store_path
+    return consent
+
+
 def withdraw_consent(
-    session: Session, recording: Recording, person: str, scope: str | None = None
+    session: Session, recording: Recording | int, person: str, scope: str | None = None
 ) -> int:
     """Withdraw a person's consents (all scopes, or one); returns how many were withdrawn."""
+    recording = _resolve(session, recording)
     count = 0
     for consent in recording.consents:
         if (
@@ -232,7 +273,7 @@ def withdraw_consent(
 
 def link_clause(
     session: Session,
-    recording: Recording,
+    recording: Recording | int,
     clause_key: str,
     start_s: float,
     end_s: float,
@@ -242,6 +283,7 @@ def link_clause(
     """Link a time-coded span of the recording to the covenant clause it teaches."""
     from ..models import Clause
 
+    recording = _resolve(session, recording)
     if session.scalar(select(Clause.id).where(Clause.key == clause_key).limit(1)) is None:
         raise LibraryError(
             f"找不到条款 {clause_key!r}（见 kuanyue covenant show）/ no clause {clause_key!r} (see kuanyue covenant show)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from media_pipeline.tools import DEFAULT_TOOLS, Tools
 
 from ..access import Viewer, can_see_track, visible_recordings
+from ..db import Database
 from ..errors import LibraryError
 from ..models import Clause, ClauseSpan, CovenantVersion, Recording, Segment, TextTrack
 from ..store import MediaStore
@@ -172,3 +174,27 @@ def make_clause_reel(
         tools=tools,
     )
     return result.video, result.audio
+
+
+def compose_reel(
+    db: Database,
+    store: MediaStore,
+    clause_key: str,
+    viewer: Viewer,
+    out_dir: Path,
+    *,
+    recording_id: int | None = None,
+    font: str = "Noto Sans CJK SC",
+    tools: Tools = DEFAULT_TOOLS,
+    planned: Callable[[ReelPlan], None] | None = None,
+) -> tuple[Path, Path]:
+    """Plan the reel as `viewer` may see it, then compose it (MP4, MP3) into `out_dir`.
+
+    `planned` hears the plan before the slow composing starts. The plan is made in a session
+    of its own, closed before any media work.
+    """
+    with db.session() as session:
+        plan = plan_reel(session, store, clause_key, viewer, recording_id)
+    if planned:
+        planned(plan)
+    return make_clause_reel(plan, out_dir, font=font, tools=tools)

@@ -17,7 +17,7 @@ from ..db import Database
 from ..errors import LibraryError
 from ..models import Clause, Covenant, Segment, SegmentFile
 from ..parallel import run_items
-from ..store import MediaStore, sha256_file
+from ..store import MediaStore, file_row, sha256_file
 from .segments import clone_segment, find_segment_by_inputs
 from .versions import get_covenant
 
@@ -129,22 +129,7 @@ def _record(
     db: Database, store: MediaStore, clause_id: int, job_hash: str, out: ClauseOutput
 ) -> None:
     """Move the outputs into the store and record the segment, in one transaction."""
-    files = []
-    for f in out.files:
-        stored = store.put(Path(f.path))
-        files.append(
-            SegmentFile(
-                kind=f.kind,
-                sha256=stored.sha256,
-                store_path=stored.store_path,
-                mime=f.mime,
-                size=stored.size,
-                duration_s=f.duration_s,
-                integrated_lufs=f.integrated_lufs,
-                true_peak_dbtp=f.true_peak_dbtp,
-                loudness_range_lu=f.loudness_range_lu,
-            )
-        )
+    files = [file_row(store, made, SegmentFile()) for made in out.files]
     with db.session() as session:
         session.add(
             Segment(

@@ -7,16 +7,9 @@ from sqlalchemy.orm import Session
 
 from ..models import Clause, Segment, SegmentFile
 
-FILE_COLUMNS = (
-    "kind",
-    "sha256",
-    "store_path",
-    "mime",
-    "size",
-    "duration_s",
-    "integrated_lufs",
-    "true_peak_dbtp",
-    "loudness_range_lu",
+# What a clone copies of each file row: everything but its own id and segment.
+FILE_COLUMNS = tuple(
+    c.name for c in SegmentFile.__table__.columns if c.name not in ("id", "segment_id")
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-import opencc
+from media_pipeline.hanzi import to_simplified
 
 OTHER = "其他"
 
@@ -30,7 +30,6 @@ _KEYWORDS: dict[str, str] = {
 }
 TOPICS: dict[str, tuple[str, ...]] = {t: tuple(w.split()) for t, w in _KEYWORDS.items()}
 
-_t2s = opencc.OpenCC("t2s")
 # Heading numbering such as "一、", "第二章", "（三）", "4." carries no topic.
 _HEADING_NUMBER = re.compile(
     r"^\s*(?:第\s*[0-9０-９零〇一二三四五六七八九十百两]+\s*[章节節编編部分]*"
@@ -46,7 +45,7 @@ def _score(text: str) -> dict[str, int]:
 
 def topic_of_heading(heading: str) -> str | None:
     """The topic a heading such as "一、消防安全" or "第三章 防火" names, if any."""
-    title = _HEADING_NUMBER.sub("", _t2s.convert(heading)).strip()
+    title = _HEADING_NUMBER.sub("", to_simplified(heading)).strip()
     if not title:
         return None
     for topic in TOPICS:
@@ -62,6 +61,6 @@ def guess_topic(text: str, section: str | None = None, *, chapter: str | None = 
     for heading in (section, chapter):
         if heading and (topic := topic_of_heading(heading)):
             return topic
-    scores = _score(_t2s.convert(text))
+    scores = _score(to_simplified(text))
     best = max(scores, key=scores.__getitem__)
     return best if scores[best] else OTHER

@@ -1,75 +1,19 @@
-"""The `kuanyue` command: parses input, calls the library, prints results (Chinese first)."""
+"""`kuanyue covenant …` and `kuanyue render`: covenants imported, compared and narrated."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from library.errors import LibraryError
-from library.settings import SETTINGS, SettingsError, load_config
-from media_pipeline.errors import PipelineError
 from media_pipeline.jobs import VIDEO_SIZES
+from media_pipeline.profiles import PROFILES
 
-PROFILES = ("loudspeaker", "web", "archive")
-
-
-class State:
-    """Settings, database and store, opened on first use so `--help` stays instant."""
-
-    def __init__(self) -> None:
-        self._config = None
-        self._db = None
-
-    @property
-    def config(self):  # noqa: ANN201
-        if self._config is None:
-            self._config = load_config()
-        return self._config
-
-    @property
-    def db(self):  # noqa: ANN201
-        if self._db is None:
-            from library.db import open_database
-
-            self._db = open_database(self.config.database_url_resolved)
-        return self._db
-
-    @property
-    def store(self):  # noqa: ANN201
-        from library.store import MediaStore
-
-        return MediaStore(self.config.media_dir)
+from .common import State, friendly_errors
 
 
-def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the library's and pipeline's errors into clean CLI messages (no traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (LibraryError, PipelineError, SettingsError) as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.pass_context
-def main(ctx: click.Context) -> None:
-    """款约 Kuanyue：村规民约的广播、字幕与视频 / village covenants narrated, subtitled and broadcast."""
-    ctx.obj = State()
-
-
-# --- covenants -------------------------------------------------------------------------------
-
-
-@main.group()
+@click.group()
 def covenant() -> None:
     """导入、查看与比较村规民约 / import, show and compare covenants."""
 
@@ -110,12 +54,10 @@ def covenant_import(
 @friendly_errors
 def covenant_list(state: State) -> None:
     """列出所有村规民约 / list covenants."""
-    from sqlalchemy import select
-
-    from library.models import Covenant
+    from library.covenants.queries import covenant_list as all_covenants
 
     with state.db.session() as session:
-        rows = session.scalars(select(Covenant).order_by(Covenant.id)).all()
+        rows = all_covenants(session)
         if not rows:
             click.echo(
                 "还没有村规民约 / no covenants yet: kuanyue covenant import FILE --village NAME"
@@ -214,7 +156,7 @@ def _print_changes(changes, only_changed: bool) -> None:  # noqa: ANN001
 # --- rendering -------------------------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.option(
     "--covenant", "ref", required=True, help="村规民约的网址名或编号 / covenant slug or id"
 )
@@ -233,7 +175,7 @@ def _print_changes(changes, only_changed: bool) -> None:  # noqa: ANN001
     "--profile",
     "profiles",
     multiple=True,
-    type=click.Choice(PROFILES),
+    type=click.Choice(list(PROFILES)),
     help="音频输出（可多次）/ audio outputs, repeatable (default: all)",
 )
 @click.option(
@@ -267,6 +209,7 @@ def render(
     """逐条朗读并生成字幕与视频，跳过未变的条款 / narrate and render each clause; unchanged ones are skipped."""
     from tqdm import tqdm
 
+    from library.covenants.queries import render_size
     from library.covenants.rendering import RenderOptions, render_covenant
 
     cfg = state.config
@@ -275,7 +218,7 @@ def render(
         voice=voice or cfg.voice or None,
         piper_model=str(piper_model or cfg.piper_model or "") or None,
         gtts_timeout=cfg.gtts_timeout,
-        profiles=tuple(dict.fromkeys(profiles)) or PROFILES,
+        profiles=tuple(dict.fromkeys(profiles)) or tuple(PROFILES),
         video_sizes=()
         if "none" in videos
         else (tuple(dict.fromkeys(videos)) or tuple(VIDEO_SIZES)),
@@ -293,11 +236,8 @@ def render(
     def warn(message: str) -> None:
         tqdm.write(click.style(f"注意 / warning: {message}", fg="yellow"), file=sys.stderr)
 
-    from library.covenants.versions import get_covenant
-
     with state.db.session() as session:
-        cov = get_covenant(session, ref)
-        bar.total = len(cov.current.clauses) if cov.current and not keys else len(keys)
+        bar.total = render_size(session, ref, keys)
         bar.refresh()
     try:
         report = render_covenant(
@@ -336,71 +276,3 @@ def render(
         for key, why in report.failed:
             click.secho(f"✗ {key}: {why}", fg="red", err=True)
         sys.exit(1)
-
-
-# --- operations ------------------------------------------------------------------------------
-
-
-@main.command()
-@click.pass_obj
-def doctor(state: State) -> None:
-    """检查 ffmpeg、espeak-ng、字体、引擎与设置 / check every external piece and print the settings."""
-    from media_pipeline.checks import run_checks
-
-    failed = False
-    try:
-        cfg = state.config
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for check in run_checks(cfg.subtitle_font, cfg.tools):
-        mark = (
-            click.style("✓", fg="green")
-            if check.ok
-            else click.style(
-                "✗" if check.required else "!", fg="red" if check.required else "yellow"
-            )
-        )
-        click.echo(f"{mark} {check.name}: {check.detail}")
-        if not check.ok:
-            click.echo(f"    → {check.hint}")
-            failed = failed or check.required
-    try:
-        db = state.db
-        click.echo(f"{click.style('✓', fg='green')} database: {db.url}")
-    except LibraryError as exc:
-        click.echo(f"{click.style('✗', fg='red')} database: {exc}")
-        failed = True
-    click.echo("\n设置 / settings (KUANYUE_*):")
-    for s in SETTINGS:
-        value = cfg.values[s.name]
-        shown = "******" if s.name == "secret_key" and value else value
-        click.echo(f"  {s.env} = {shown}")
-    if failed:
-        sys.exit(1)
-
-
-@main.command()
-@click.option("--host", help="监听地址 / address [KUANYUE_HOST]")
-@click.option("--port", type=int, help="端口 / port [KUANYUE_PORT]")
-@click.pass_obj
-@friendly_errors
-def serve(state: State, host: str | None, port: int | None) -> None:
-    """用 waitress 提供网站 / serve the site with waitress."""
-    # A plain click group rather than FlaskGroup: commands like `render` must not build the
-    # web app (and `--help` must not touch the database).
-    import waitress
-
-    from web import create_app
-
-    app = create_app({"KUANYUE_CONFIG": state.config})
-    host = host or state.config.host
-    port = port or state.config.port
-    click.echo(f"款约网站 / Kuanyue site: http://{host}:{port}/  (Ctrl-C 停止 / to stop)")
-    waitress.serve(app, host=host, port=port, threads=8, ident="kuanyue")
-
-
-# Sub-command groups in their own modules; imported last so they can decorate `main`.
-from . import catalogue_cli  # noqa: E402, F401
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,0 +1,31 @@
+"""The `kuanyue` command: parses input, calls the library, prints results (Chinese first).
+
+One module per command group — `covenants` (covenant …, render), `catalogue` (catalogue …),
+`reels` (reel), `system` (doctor, serve) — each added to `main` here; what they share is in
+`common`. Modules import only click and light library modules at the top, and the rest
+inside their commands, so `kuanyue --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import catalogue, covenants, reels, system
+from .common import State
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """款约 Kuanyue：村规民约的广播、字幕与视频 / village covenants narrated, subtitled and broadcast."""
+    ctx.obj = State()
+
+
+main.add_command(covenants.covenant)
+main.add_command(covenants.render)
+main.add_command(catalogue.catalogue)
+main.add_command(reels.reel)
+main.add_command(system.doctor)
+main.add_command(system.serve)
+
+__all__ = ["main"]

@@ -1,0 +1,50 @@
+"""`kuanyue reel`: a clause's narrated video followed by the song that teaches it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import VIEWER_HELP, State, friendly_errors
+
+
+@click.command()
+@click.argument("clause_key")
+@click.option("--recording", "recording_id", type=int, help="指定录音 / use this recording's span")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="输出文件夹 / output folder",
+)
+@click.option("--as", "viewer", default="public", show_default=True, help=VIEWER_HELP)
+@click.pass_obj
+@friendly_errors
+def reel(
+    state: State, clause_key: str, recording_id: int | None, output: Path, viewer: str
+) -> None:
+    """条款视频加上唱这条规矩的歌 / the clause, then the excerpt that sings it (MP4 + loudspeaker MP3)."""
+    from library.catalogue.export import parse_viewer
+    from library.catalogue.reels import compose_reel
+
+    def planned(plan) -> None:  # noqa: ANN001 - a ReelPlan
+        click.echo(
+            f"{clause_key} + #{plan.recording_id} {plan.start_s:.1f}–{plan.end_s:.1f} s，"
+            f"歌词 {len(plan.lyrics)} 行 / lyric lines …"
+        )
+
+    video, audio = compose_reel(
+        state.db,
+        state.store,
+        clause_key,
+        parse_viewer(viewer),
+        output,
+        recording_id=recording_id,
+        font=state.config.subtitle_font,
+        tools=state.config.tools,
+        planned=planned,
+    )
+    click.echo(f"屏幕 / screens: {video}\n大喇叭 / loudspeakers: {audio}")
