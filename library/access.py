@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -73,7 +73,7 @@ class Viewer:
 Viewer.PUBLIC = Viewer("public")
 
 
-def _protocol_rule(viewer: Viewer, protocol: ColumnElement[str]) -> ColumnElement[bool]:
+def _protocol_rule(viewer: Viewer, protocol: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """Whether an item with `protocol` on the current Recording row admits `viewer` (not admin)."""
     rules: list[ColumnElement[bool]] = [protocol == "public"]
     if village := viewer._village:
@@ -135,7 +135,7 @@ def can_see_track(viewer: Viewer, track: TextTrack) -> bool:
     return can_see(viewer, track.recording) and _admits(viewer, track.protocol, track.recording)
 
 
-def query_recordings(viewer: Viewer) -> Select[tuple[Recording]]:
+def query_recordings(viewer: Viewer) -> Select[Recording]:
     """`select(Recording)` restricted to what `viewer` may see; add filters and order to it."""
     return select(Recording).where(visible_recordings(viewer))
 

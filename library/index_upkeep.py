@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import event, select
 from sqlalchemy import inspect as inspect_state
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +35,8 @@ _INDEXED_COLLECTIONS = ("texts", "performers", "tracks")
 # Names a genre or performer lends to every recording that has it.
 _NAMES = {Genre: ("name_zh", "name_kmc"), Performer: ("name", "name_kmc")}
 
+_T = TypeVar("_T")
+
 
 def _uses_index(session: Session) -> bool:
     """Whether the session's database has the FTS5 index (SQLite only, migration 0002)."""
@@ -46,9 +50,12 @@ def _changed(obj: object, names: tuple[str, ...]) -> bool:
     return any(attrs[name].history.has_changes() for name in names)
 
 
-def _loaded(obj: object, name: str) -> object:
+def _loaded(obj: object, name: str, kind: type[_T]) -> _T | None:
     """An attribute's loaded value without loading it (None when not loaded)."""
-    return inspect_state(obj).dict.get(name)
+    value = inspect_state(obj).dict.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{type(obj).__name__}.{name} is {value!r}, not a {kind.__name__}")
+    return value
 
 
 def _note_writes_before(session: Session, _flush_context: object, _instances: object) -> None:
@@ -57,7 +64,8 @@ def _note_writes_before(session: Session, _flush_context: object, _instances: ob
     session.info[_TRACK_LINES] = set()
     if not _uses_index(session):
         return
-    genres, performers = set(), set()
+    genres: set[int] = set()
+    performers: set[int] = set()
     for obj in (*session.dirty, *session.deleted):
         if not isinstance(obj, Genre | Performer) or obj.id is None:
             continue
@@ -79,8 +87,8 @@ def _note_writes_before(session: Session, _flush_context: object, _instances: ob
 
 def _recording_id_of(obj: object) -> int | None:
     """The recording a text, performer link or track belongs to, from what is loaded."""
-    rid = _loaded(obj, "recording_id")
-    if rid is None and (recording := _loaded(obj, "recording")) is not None:
+    rid = _loaded(obj, "recording_id", int)
+    if rid is None and (recording := _loaded(obj, "recording", Recording)) is not None:
         rid = recording.id
     return rid
 
@@ -107,10 +115,10 @@ def _note_writes(session: Session, _flush_context: object) -> None:
             if (rid := _recording_id_of(obj)) is not None:
                 pending.setdefault(rid, False)
         elif isinstance(obj, TextLine):
-            track = _loaded(obj, "track")
+            track = _loaded(obj, "track", TextTrack)
             if track is not None and (rid := _recording_id_of(track)) is not None:
                 pending.setdefault(rid, False)
-            elif (track_id := _loaded(obj, "track_id")) is not None:
+            elif (track_id := _loaded(obj, "track_id", int)) is not None:
                 tracks.add(track_id)  # looked up after the flush
 
 

@@ -66,10 +66,10 @@ def run_items(
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     index = pending.pop(fut)
-                    exc = fut.exception()
-                    if exc is not None and not isinstance(exc, PipelineError):
-                        raise exc
-                    done(index, exc if exc is not None else fut.result())
+                    error = fut.exception()
+                    if error is not None and not isinstance(error, PipelineError):
+                        raise error
+                    done(index, error if error is not None else fut.result())
         except BaseException:
             # Ctrl-C or a crash here: stop the workers now rather than after their item.
             _terminate_workers(pool)

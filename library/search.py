@@ -35,11 +35,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    SQLColumnExpression,
     Subquery,
     and_,
     case,
@@ -171,7 +173,7 @@ def index_recording(session: Session, recording_id: int, *, new: bool = False) -
     if rec is None:
         return
     genre = rec.genre
-    values = {
+    values: dict[str, list[str | None]] = {
         "title": [t.value for t in rec.texts if t.field == "title"],
         "lyrics": [],
         "performers": [
@@ -280,11 +282,12 @@ def _recording_of_row() -> ColumnElement[int]:
 
 def _term_hits(term: _Term, viewer: Viewer) -> Subquery:
     """(rid, score) of recordings with an admitted row matching `term`; score: lower is better."""
-    matches: list[ColumnElement[bool]] = []
+    matches: list[str] = []  # FTS5 strings, ORed into one MATCH expression
     if len(term.text) >= _TRIGRAM:
         matches.append(_fts_string(term.text))
     if term.latin:
         matches.append(_fts_string(term.key))
+    score: ColumnElement[float]
     if matches:
         expr = " OR ".join(matches)
         # The hidden `rank` column with its function set in the query: unlike bm25() itself,
@@ -300,7 +303,10 @@ def _term_hits(term: _Term, viewer: Viewer) -> Subquery:
         pattern = _like_pattern(term.text)
         hit = {c: _fts.c[c].like(pattern, escape="\\") for c in COLUMNS}
         score = case(
-            *((hit[c], -WEIGHTS[c]) for c in sorted(COLUMNS, key=WEIGHTS.get, reverse=True)),
+            *(
+                (hit[c], -WEIGHTS[c])
+                for c in sorted(COLUMNS, key=WEIGHTS.__getitem__, reverse=True)
+            ),
             else_=0.0,
         )
         where = or_(*hit.values())
@@ -311,6 +317,17 @@ def _term_hits(term: _Term, viewer: Viewer) -> Subquery:
         .subquery()
     )
     return select(rows.c.rid, func.min(rows.c.score).label("score")).group_by(rows.c.rid).subquery()
+
+
+class SearchFilters(TypedDict, total=False):
+    """The filters of `search` other than the genre; an absent or None filter admits all."""
+
+    village: str | None
+    date_from: int | None
+    date_to: int | None
+    has_lyrics: bool | None
+    protocol: str | None
+    clause_key: str | None
 
 
 def _filters(
@@ -356,15 +373,24 @@ def _filters(
 
 
 def search_statement(
-    query: str, viewer: Viewer, *, limit: int = 50, **filters: str | int | bool | None
-) -> Select[tuple[int, float]]:
+    query: str,
+    viewer: Viewer,
+    *,
+    limit: int = 50,
+    genre: str | None = None,
+    **filters: Unpack[SearchFilters],
+) -> Select[int, float]:
     """The SQL of `search`: (recording id, rank) rows, best first."""
     terms = [_term_hits(term, viewer) for term in parse_query(query)]
     rank = sum((t.c.score for t in terms), start=literal(0.0))
     stmt = select(Recording.id, rank.label("rank"))
     for hits in terms:
         stmt = stmt.join(hits, hits.c.rid == Recording.id)
-    return stmt.where(*_filters(viewer, **filters)).order_by(rank, Recording.id).limit(limit)
+    return (
+        stmt.where(*_filters(viewer, genre=genre, **filters))
+        .order_by(rank, Recording.id)
+        .limit(limit)
+    )
 
 
 def search(
@@ -460,7 +486,7 @@ def _cut(text: str, start: int, end: int) -> str:
 
 
 def _track_row_of(
-    recording_id: ColumnElement[int], track_id: ColumnElement[int]
+    recording_id: SQLColumnExpression[int], track_id: SQLColumnExpression[int]
 ) -> ColumnElement[int]:
     """`_track_rowid` in SQL."""
     return -(recording_id.op("<<")(_TRACK_BITS).op("|")(track_id))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
     ThreadPoolExecutor,
 )
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from sqlalchemy import select
@@ -66,6 +67,12 @@ class ReportLine:
     status: str  # added | unchanged | duplicate | refused
     reason: str = ""
     recording_id: int | None = None
+
+    def require_recording_id(self) -> int:
+        """The recording of an added or duplicate line, which always has one."""
+        if self.recording_id is None:
+            raise RuntimeError(f"{self.path}: a {self.status!r} report line has no recording id")
+        return self.recording_id
 
 
 @dataclass
@@ -119,8 +126,11 @@ def _analyse(item: tuple[Path, os.stat_result, str], scratch: Path) -> Recording
     return analyse_recording(item[0], scratch)
 
 
-def _as_array(values: tuple[int, ...]) -> np.ndarray:
-    return np.asarray(values, dtype=np.uint32)
+def _as_array(values: tuple[int, ...]) -> Sequence[int]:
+    # A uint32 array, so `similarity` need not convert it on every comparison.
+    # `Fingerprint.values` (media_pipeline) accepts one, as its comment says, but is annotated
+    # `Sequence[int]` only, which an ndarray is not to mypy.
+    return cast("Sequence[int]", np.asarray(values, dtype=np.uint32))
 
 
 def _parse_fingerprint(text: str | None) -> tuple[int, ...]:
@@ -331,7 +341,7 @@ def scan_folder(
             for path, st, sha in later:
                 first = outcome.get(str(first_of[sha]))
                 if first is not None and first.status == "added":
-                    _duplicate(session, path, st, sha, first.recording_id, note)
+                    _duplicate(session, path, st, sha, first.require_recording_id(), note)
                 else:
                     reason = first.reason if first is not None else ""
                     _remember(session, path, st, sha, "refused", reason)

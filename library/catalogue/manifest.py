@@ -91,7 +91,7 @@ def import_sheet(
             line = add_file(db, store, path, meta)
             if line.status == "duplicate":
                 # Already catalogued (by a scan, say): the sheet's metadata describes it.
-                _update(db, line.recording_id, meta)
+                _update(db, line.require_recording_id(), meta)
                 line = ReportLine(line.path, "updated", "", line.recording_id)
         except LibraryError as exc:
             line = ReportLine(where, "refused", str(exc))

@@ -9,6 +9,7 @@ the result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -23,7 +24,7 @@ from ..models import (
     Recording,
     TextTrack,
 )
-from ..search import SearchHit, search
+from ..search import SearchFilters, SearchHit, search
 from .recordings import LOAD_ALL, find_genre, near_duplicates, title
 
 
@@ -34,7 +35,7 @@ def find_recordings(
     *,
     genre: str | None = None,
     limit: int = 50,
-    **filters: str | int | bool | None,
+    **filters: Unpack[SearchFilters],
 ) -> list[SearchHit]:
     """`search`, with the genre named by key or Chinese name and refused when unknown."""
     if genre:

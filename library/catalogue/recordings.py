@@ -67,7 +67,10 @@ def parse_date(text: str) -> tuple[int, int | None, int | None]:
         raise LibraryError(
             f"日期格式应为 2019、2019-07 或 2019-07-14：{text!r} / date must be YYYY, YYYY-MM or YYYY-MM-DD: {text!r}"
         )
-    year, month, day = (int(g) if g else None for g in match.groups())
+    year_text, month_text, day_text = match.groups()
+    year = int(year_text)  # the year group is not optional
+    month = int(month_text) if month_text else None
+    day = int(day_text) if day_text else None
     try:
         date(year, month or 1, day or 1)
     except ValueError as exc:

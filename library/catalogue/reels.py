@@ -73,24 +73,23 @@ def _lyrics(viewer: Viewer, tracks: list[TextTrack], start: float, end: float) -
     other = zh_tracks[:1] if dong_tracks else []
     out = []
     for line in base[0].lines:
-        if line.start_s is None:
+        line_start = line.start_s
+        if line_start is None:
             continue
         line_end = _line_end(line)
-        if line_end <= start or line.start_s >= end:
+        if line_end <= start or line_start >= end:
             continue
         zh = None
         if other:
             # The Chinese line that overlaps this Dong line the most.
             best = max(
-                other[0].lines, default=None, key=lambda z: _overlap(z, line.start_s, line_end)
+                other[0].lines, default=None, key=lambda z: _overlap(z, line_start, line_end)
             )
             zh = (
-                best.text
-                if best is not None and _overlap(best, line.start_s, line_end) > 0
-                else None
+                best.text if best is not None and _overlap(best, line_start, line_end) > 0 else None
             )
         dong, zh = (line.text, zh) if dong_tracks else (None, line.text)
-        out.append((max(line.start_s, start), min(line_end, end), zh, dong))
+        out.append((max(line_start, start), min(line_end, end), zh, dong))
     return tuple(out)
 
 

@@ -146,7 +146,7 @@ def catalogue_file(
         report,
         later=later,
         workers=1,
-        recording_ids=[line.recording_id],
+        recording_ids=[line.require_recording_id()],
         tools=tools,
         watch=watch,
     )
