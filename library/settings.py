@@ -44,6 +44,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_number(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be > 0")
+    return number
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "home",
@@ -67,6 +74,12 @@ SETTINGS: tuple[Setting, ...] = (
         "piper_model",
         "",
         "Piper 语音模型 .onnx 文件路径 / path of a Piper voice model (.onnx, with its .onnx.json beside it)",
+    ),
+    Setting(
+        "covenant_max_mb",
+        "2",
+        "导入村规民约文件的大小上限（MB）/ largest covenant file `covenant import` reads, in MB",
+        _positive_number,
     ),
     Setting("gtts_timeout", "10", "gTTS 联网超时（秒）/ gTTS network timeout in seconds", float),
     Setting(
@@ -116,6 +129,11 @@ class Config:
     def media_dir(self) -> Path:
         """Root of the content-addressed media store."""
         return self.values["home"] / "media"
+
+    @property
+    def covenant_max_bytes(self) -> int:
+        """The size limit of an imported covenant file, in bytes."""
+        return int(self.values["covenant_max_mb"] * 1_000_000)
 
     @property
     def tools(self) -> Tools:

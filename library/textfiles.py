@@ -8,6 +8,7 @@ charset-normalizer, whose guesses on short Chinese texts are the least reliable.
 from __future__ import annotations
 
 import codecs
+import stat
 from pathlib import Path
 
 import charset_normalizer
@@ -15,6 +16,10 @@ import charset_normalizer
 from media_pipeline.hanzi import to_simplified
 
 from .errors import CovenantFileError
+from .names import printable
+
+# Text files larger than this are refused (KUANYUE_COVENANT_MAX_MB changes it for imports).
+MAX_TEXT_BYTES = 2_000_000
 
 # Magic numbers of files people rename to .txt by mistake (or export from the wrong menu).
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -46,7 +51,7 @@ _BOMS: tuple[tuple[bytes, str, str], ...] = (
 
 
 def _fail(path: Path, zh: str, en: str) -> CovenantFileError:
-    return CovenantFileError(f"{path}: {zh} / {en}", source=str(path))
+    return CovenantFileError(f"{printable(path)}: {zh} / {en}", source=printable(path))
 
 
 def _magic(data: bytes) -> str | None:
@@ -106,9 +111,9 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
                     f"文件以 {name} 字节序标记开头，但第 {exc.start} 字节无法按该编码解码",
                     f"starts with a {name} byte-order mark but byte {exc.start} does not decode",
                 ) from exc
-    if name := _utf16_without_bom(data):
+    if utf16 := _utf16_without_bom(data):
         try:
-            return data.decode(name), name
+            return data.decode(utf16), utf16
         except UnicodeDecodeError:
             pass  # Not UTF-16 after all; the NUL check below will call it binary.
     if b"\x00" in data:
@@ -139,13 +144,32 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
     )
 
 
-def read_text(path: Path) -> tuple[str, str]:
-    """Read a text file of unknown encoding; return (text with \\n newlines, encoding name)."""
+def read_text(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> tuple[str, str]:
+    """Read a text file of unknown encoding; return (text with \\n newlines, encoding name).
+
+    Only a regular file is read (a FIFO or a device would block or never end), and only up
+    to `max_bytes`: a covenant, a lyric sheet or a manifest is far smaller.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise _fail(
+                path,
+                "这不是普通文件（可能是管道、设备或文件夹），请给出一个文本文件",
+                "not a regular file (a pipe, a device or a folder?); give a text file",
+            )
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise _fail(path, f"无法读取文件：{exc.strerror}", f"cannot read: {exc.strerror}") from exc
+    if len(data) > max_bytes:
+        mb = f"{max_bytes / 1_000_000:g}"
+        raise _fail(
+            path,
+            f"文件超过 {mb} MB，不像是要导入的文本，请检查文件（村规民约的上限见 KUANYUE_COVENANT_MAX_MB）",
+            f"larger than {mb} MB, more than any text to import; check the file"
+            " (for covenants the limit is KUANYUE_COVENANT_MAX_MB)",
+        )
     if not data.strip():
         raise _fail(path, "文件为空", "the file is empty")
     if kind := _magic(data):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
+from werkzeug.http import parse_range_header
 
 from library.access import Viewer, media_file_for
 from library.catalogue.queries import recording_list, recording_page
@@ -86,6 +87,21 @@ def covenant(slug: str):  # noqa: ANN201 - Flask view
         )
 
 
+def _ignore_unusable_range() -> None:
+    """Drop a Range header we would not honour, so the whole file is sent (RFC 9110 §14.2).
+
+    Werkzeug answers 416 to a malformed Range and to several ranges (it sends no
+    multipart/byteranges); a server may ignore either, and a player then still gets its file.
+    A well-formed single range beyond the end stays a 416.
+    """
+    header = request.headers.get("Range")
+    if header is None:
+        return
+    parsed = parse_range_header(header)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        request.environ.pop("HTTP_RANGE", None)
+
+
 @bp.get("/media/<name>")
 def media(name: str):  # noqa: ANN201 - Flask view
     """A stored file by content hash, with HTTP range requests, if the visitor may have it."""
@@ -96,5 +112,6 @@ def media(name: str):  # noqa: ANN201 - Flask view
     path = current_app.extensions["kuanyue.store"].path(row.store_path)
     if not path.exists():
         abort(404)
+    _ignore_unusable_range()
     # Content-addressed: the bytes behind a name never change, so caches may keep them.
     return send_file(path, mimetype=row.mime, conditional=True, max_age=31536000, etag=row.sha256)

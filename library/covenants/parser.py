@@ -31,7 +31,8 @@ import cn2an
 import yaml
 
 from ..errors import CovenantFileError, CovenantSchemaError, DuplicateClause, NoClausesFound
-from ..textfiles import read_text
+from ..names import printable
+from ..textfiles import MAX_TEXT_BYTES, read_text
 from .topics import TOPICS, guess_topic, topic_of_heading
 
 __all__ = [
@@ -83,6 +84,16 @@ _PENALTY_START = re.compile(
 _PENALTY_WORDS = re.compile(
     r"罚|罰|处以|處以|赔偿|賠償|责令|責令|没收|沒收|追究|通报批评|通報批評|移交|移送"
     r"|取消.{0,8}(?:资格|資格|待遇)"
+)
+# No covenant has more clauses than this; a bigger 第N条 number is a typing slip or garbage.
+MAX_CLAUSE_NUMBER = 999
+# Nesting a covenant's YAML needs is 3 levels (covenant → clauses → clause); 20 is generous.
+MAX_YAML_DEPTH = 20
+# Characters that show nothing (zero-width spaces and joiners, soft hyphens, direction
+# marks, word joiners, BOMs): pasted from web pages or Word, they hide inside 第\u200b一\u200b条
+# and would break numbering, so they are removed before parsing, with a warning.
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
 )
 _STYLES_TRIED = (
     "已尝试的编号方式：第N条（第一条/第1条/第一條）、一、…1./1、/（一）/(1)、Markdown 列表、"
@@ -266,6 +277,7 @@ class _Builder:
     def clause(self, label: str | None, number: int | None, text: str, line: int) -> None:
         self._settle_loose(before_clause=True)
         number = number if number is not None else len(self.drafts) + 1
+        _check_number_size(number, label or str(number), self.source, line)
         self.current = _Draft(number, label or f"{number}.", self.chapter, self.section, line)
         self.current.zh.append(text)
         self.drafts.append(self.current)
@@ -341,6 +353,23 @@ class _Builder:
             format=fmt,
             warnings=tuple(self.warnings),
             dong_note=tidy(self.dong_note),
+        )
+
+
+def _check_number_size(number: int, label: str, source: str, line: int) -> None:
+    """Refuse a clause number no covenant has (and no database column holds)."""
+    if number > MAX_CLAUSE_NUMBER:
+        shown = label if len(label) <= 30 else label[:30] + "…"
+        raise CovenantSchemaError(
+            _message(
+                source,
+                line,
+                f"条款编号 {shown} 太大（村规民约最多 {MAX_CLAUSE_NUMBER} 条），请检查",
+                f"clause number {shown} is too large (a covenant has at most"
+                f" {MAX_CLAUSE_NUMBER} clauses); check it",
+            ),
+            source=source,
+            line=line,
         )
 
 
@@ -573,8 +602,49 @@ _YAML_KEYS = ("village", "title", "preamble", "dong_note", "note", "clauses")
 _YAML_CLAUSE_KEYS = ("number", "label", "chapter", "section", "topic", "zh", "dong", "penalty")
 
 
+class _CovenantYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also refuses deep nesting and repeated keys, with their lines."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 - PyYAML's node types
+        # PyYAML composes recursively: thousands of levels would end in RecursionError.
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"嵌套超过 {MAX_YAML_DEPTH} 层 / nested deeper than {MAX_YAML_DEPTH} levels",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # noqa: ANN401
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: the base class says what is wrong with it
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"键 {key!r} 重复（第 {first.start_mark.line + 1} 行已有）"
+                    f" / duplicate key {key!r} (first on line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep)
+
+
 def _parse_yaml(text: str, source: str) -> ParsedCovenant:
-    loader = yaml.SafeLoader(text)
+    loader = _CovenantYamlLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -593,7 +663,7 @@ def _parse_yaml(text: str, source: str) -> ParsedCovenant:
     def fail(line: int | None, zh: str, en: str) -> CovenantSchemaError:
         return CovenantSchemaError(_message(source, line, zh, en), source=source, line=line)
 
-    if not isinstance(data, dict):
+    if node is None or not isinstance(data, dict):  # an empty document has no node and no data
         raise fail(None, "YAML 顶层应是键值表（village、clauses…）", "top level must be a mapping")
     keys = {k.value: v for k, v in node.value}  # key → value node, for line numbers
     for key in data:
@@ -643,6 +713,7 @@ def _parse_yaml(text: str, source: str) -> ParsedCovenant:
                 f"{where_zh} 的 number 应是正整数",
                 f"{where_en}: number must be a positive integer",
             )
+        _check_number_size(number, str(number), source, line)
         zh = string(item.get("zh"), line, f"{where_zh} zh")
         if not zh:
             raise fail(
@@ -714,15 +785,34 @@ def parse_covenant(text: str, *, source: str = "<text>", fmt: str | None = None)
             source=source,
         )
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text, removed = _remove_invisible(text, source)
     if not text.strip():
         raise CovenantFileError(
             _message(source, None, "文本为空", "the text is empty"), source=source
         )
     parse = {"text": _parse_text, "markdown": _parse_markdown, "yaml": _parse_yaml}[fmt]
-    return parse(text, source)
+    parsed = parse(text, source)
+    return replace(parsed, warnings=(*removed, *parsed.warnings)) if removed else parsed
 
 
-def load_covenant(path: Path) -> ParsedCovenant:
-    """Read a covenant file (any common Chinese encoding) and parse it."""
-    text, encoding = read_text(Path(path))
-    return replace(parse_covenant(text, source=str(path)), encoding=encoding)
+def _remove_invisible(text: str, source: str) -> tuple[str, tuple[str, ...]]:
+    """The text without invisible characters, and a warning saying how many and where."""
+    first = _INVISIBLE.search(text)
+    if first is None:
+        return text, ()
+    count = len(_INVISIBLE.findall(text))
+    line = text.count("\n", 0, first.start()) + 1
+    warning = _message(
+        source,
+        line,
+        f"删除了 {count} 个不可见字符（零宽空格等，多来自网页或 Word 复制）",
+        f"removed {count} invisible characters (zero-width spaces and the like, often pasted"
+        " from web pages or Word)",
+    )
+    return _INVISIBLE.sub("", text), (warning,)
+
+
+def load_covenant(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> ParsedCovenant:
+    """Read a covenant file (any common Chinese encoding, at most `max_bytes`) and parse it."""
+    text, encoding = read_text(Path(path), max_bytes=max_bytes)
+    return replace(parse_covenant(text, source=printable(path)), encoding=encoding)

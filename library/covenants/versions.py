@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 from ..db import Database
 from ..errors import CovenantNotFound, LibraryError
 from ..models import Clause, Covenant, CovenantVersion
+from ..names import printable
+from ..textfiles import MAX_TEXT_BYTES
 from .segments import copy_segments
 
 if TYPE_CHECKING:
@@ -61,7 +63,8 @@ def slugify(text: str) -> str:
     """A URL-safe ASCII slug from Chinese or Latin text (榕溪村 → rongxicun)."""
     from pypinyin import lazy_pinyin  # imported here: its dictionaries take a moment to load
 
-    latin = "".join(lazy_pinyin(text, errors=lambda chars: list(chars)))
+    # Characters without pinyin (Latin, digits, punctuation) are kept as they are.
+    latin = "".join(lazy_pinyin(text))
     slug = re.sub(r"[^a-z0-9]+", "-", latin.lower()).strip("-")
     return slug[:60] or "covenant"
 
@@ -82,7 +85,7 @@ def _same_text(version: CovenantVersion, parsed: ParsedCovenant) -> bool:
 
 def _assign_keys(
     slug: str, previous: list[Clause], parsed: tuple[ParsedClause, ...], used: set[str]
-) -> list[str | None]:
+) -> list[str]:
     """Match new clauses to old ones: same text first, then same number; the rest get new keys."""
     keys: list[str | None] = [None] * len(parsed)
     free = {id(c): c for c in previous}
@@ -97,15 +100,17 @@ def _assign_keys(
                 break
     by_number = {c.number: c for c in free.values()}
     for i, p in enumerate(parsed):
-        if keys[i] is None and (c := by_number.get(p.number)) is not None and id(c) in free:
-            keys[i] = c.key
-            del free[id(c)]
+        if keys[i] is None and (same := by_number.get(p.number)) is not None and id(same) in free:
+            keys[i] = same.key
+            del free[id(same)]
     counter = max((int(k.rsplit("-", 1)[1]) for k in used if re.search(r"-\d+$", k)), default=0)
-    for i in range(len(keys)):
-        if keys[i] is None:
+    assigned: list[str] = []
+    for key in keys:
+        if key is None:
             counter += 1
-            keys[i] = f"{slug}-{counter:02d}"
-    return keys
+            key = f"{slug}-{counter:02d}"
+        assigned.append(key)
+    return assigned
 
 
 def _unique_slug(session: Session, base: str) -> str:
@@ -123,16 +128,17 @@ def import_covenant(
     village: str | None = None,
     title: str | None = None,
     slug: str | None = None,
+    max_bytes: int = MAX_TEXT_BYTES,
 ) -> ImportResult:
     """Import a covenant file; changed text becomes a new version, unchanged text is a no-op."""
     from .parser import load_covenant  # the parser's imports are heavy; render needs none
 
     path = Path(path)
-    parsed = load_covenant(path)
+    parsed = load_covenant(path, max_bytes=max_bytes)
     village = (village or parsed.village or "").strip()
     if not village:
         raise LibraryError(
-            f"{path}: 无法从文本判断村名，请用 --village 指定 / "
+            f"{printable(path)}: 无法从文本判断村名，请用 --village 指定 / "
             "cannot tell the village from the text; pass --village"
         )
     title = (title or parsed.title or f"{village}村规民约").strip()
@@ -165,7 +171,7 @@ def import_covenant(
         version = CovenantVersion(
             covenant=covenant,
             number=(previous.number + 1) if previous else 1,
-            source_name=path.name,
+            source_name=printable(path.name),
             source_sha256=source_sha,
             source_format=parsed.format,
             encoding=parsed.encoding,
@@ -183,7 +189,7 @@ def import_covenant(
                 label=p.label,
                 chapter=p.chapter,
                 section=p.section,
-                topic=old.topic if keep_topic else p.topic,
+                topic=old.topic if old is not None and keep_topic else p.topic,
                 topic_edited=keep_topic,
                 text_zh=p.text_zh,
                 text_dong=p.text_dong,

@@ -31,7 +31,14 @@ def covenant_import(
     """导入文本、Markdown 或 YAML；文本有变化时生成新版本 / import text, Markdown or YAML; changes make a new version."""
     from library.covenants.versions import import_covenant
 
-    result = import_covenant(state.db, file, village=village, title=title, slug=slug)
+    result = import_covenant(
+        state.db,
+        file,
+        village=village,
+        title=title,
+        slug=slug,
+        max_bytes=state.config.covenant_max_bytes,
+    )
     for w in result.warnings:
         click.secho(f"注意 / warning: {w}", fg="yellow", err=True)
     cov, ver = result.covenant, result.version

@@ -1,0 +1,15 @@
+"""File names as text: any bytes a file system allows, shown and stored without a crash."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def printable(path: Path | str) -> str:
+    """`path` as UTF-8 text; bytes that are not UTF-8 (an old GBK USB stick) shown as \\xNN.
+
+    Python hands such names over as lone surrogates, which neither a terminal, a web page nor
+    SQLite can encode; this is the form every message and stored name uses instead.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
