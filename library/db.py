@@ -16,7 +16,8 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import DatabaseError
+from .disk import FULL, StorageError, check_writable
+from .errors import DatabaseError, LibraryError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -66,13 +67,11 @@ class Database:
             and database not in ("", ":memory:")
             and not database.startswith("file:")
         ):
-            path = self.path = Path(database)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DatabaseError(
-                    f"无法创建数据库目录 {path.parent} / cannot create the database folder {path.parent}: {exc}"
-                ) from exc
+            self.path = Path(database)
+            # SQLite in WAL mode writes beside the database even to read it (-wal, -shm):
+            # a folder that cannot be written gets one clear line now, not an "unable to
+            # open database file" later.
+            check_writable(self.path.parent)
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -179,7 +178,7 @@ def _prune_backups(path: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-def translate_db_error(exc: OperationalError, url: str) -> DatabaseError:
+def translate_db_error(exc: OperationalError, url: str) -> LibraryError:
     """Say why a low-level database error happened where we know."""
     text = str(exc.orig) if exc.orig else str(exc)
     if "readonly" in text or "read-only" in text:
@@ -189,7 +188,12 @@ def translate_db_error(exc: OperationalError, url: str) -> DatabaseError:
     elif "locked" in text:
         why = "数据库被其他进程锁定，请稍后重试 / the database is locked by another process; retry"
     elif "disk" in text and "full" in text:
-        why = "磁盘已满 / the disk is full"
+        return StorageError(FULL, url.removeprefix("sqlite:///"))
+    elif "disk I/O error" in text:
+        why = (
+            "磁盘读写出错（磁盘可能已满或损坏，请用 df -h 检查）/ disk I/O error (the disk may"
+            " be full or failing: check df -h)"
+        )
     else:
         why = "数据库错误 / database error"
     return DatabaseError(f"{why} {url}: {text}")

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from media_pipeline.errors import PipelineError
 
+from .disk import storage_problem
 from .store import MediaStore
 
 T = TypeVar("T")
@@ -52,8 +53,8 @@ def run_items(
                 scratch[index] = store.scratch_dir()
                 try:
                     result: R | PipelineError = work(item, scratch[index])
-                except PipelineError as exc:
-                    result = exc
+                except (PipelineError, OSError) as exc:
+                    result = _failure(exc)
                 done(index, result)
             return
         pool = ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_worker_init)
@@ -67,9 +68,7 @@ def run_items(
                 for fut in finished:
                     index = pending.pop(fut)
                     error = fut.exception()
-                    if error is not None and not isinstance(error, PipelineError):
-                        raise error
-                    done(index, error if error is not None else fut.result())
+                    done(index, _failure(error) if error is not None else fut.result())
         except BaseException:
             # Ctrl-C or a crash here: stop the workers now rather than after their item.
             _terminate_workers(pool)
@@ -79,6 +78,19 @@ def run_items(
     finally:
         for path in scratch.values():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _failure(error: BaseException) -> PipelineError:
+    """An item's own failure, for `finish`; anything else stops the run by being raised.
+
+    A full disk or a read-only folder is no item's fault and would fail every item alike, so
+    it ends the run with one StorageError rather than a failure per item.
+    """
+    if (problem := storage_problem(error)) is not None:
+        raise problem from error
+    if not isinstance(error, PipelineError):
+        raise error
+    return error
 
 
 def _guarded(work: Callable[[T, Path], R], item: T, scratch: Path) -> R:

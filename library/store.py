@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from media_pipeline.files import MadeFile
 
+from .disk import storage_errors
 from .models import StoredFile
 
 CHUNK = 1 << 20
@@ -46,7 +47,8 @@ class MediaStore:
     def scratch_dir(self) -> Path:
         """A fresh work folder on the store's file system, so moves into the store are renames."""
         path = self.root.parent / "tmp" / uuid.uuid4().hex
-        path.mkdir(parents=True)
+        with storage_errors():
+            path.mkdir(parents=True)
         return path
 
     def path(self, store_path: str) -> Path:
@@ -57,8 +59,14 @@ class MediaStore:
         return full
 
     def put(self, src: Path, *, move: bool = True) -> StoreEntry:
-        """Add `src` to the store (renamed in when `move`, else copied) and say where it is."""
-        src = Path(src)
+        """Add `src` to the store (renamed in when `move`, else copied) and say where it is.
+
+        A full disk or a read-only store raises StorageError; nothing stored is touched.
+        """
+        with storage_errors():
+            return self._put(Path(src), move)
+
+    def _put(self, src: Path, move: bool) -> StoreEntry:
         suffix = src.suffix.lower()
         staging = self.root / ".staging"
         staging.mkdir(parents=True, exist_ok=True)

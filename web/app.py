@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +14,7 @@ from flask_babel import Babel
 from werkzeug.exceptions import HTTPException
 
 from library.db import open_database
+from library.disk import storage_errors
 from library.settings import Config, load_config
 from library.store import MediaStore
 
@@ -22,11 +26,20 @@ def _secret_key(config: Config) -> str:
     if config.secret_key:
         return config.secret_key
     path = config.home / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    with storage_errors():
+        if not path.exists():
+            # Written whole under a temporary name, then linked in: a full disk never leaves
+            # half a key, and of two servers starting at once both end up with the first key.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
+        return path.read_text().strip()
 
 
 def select_locale() -> str:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import SpeechError
 from .base import SpeechEngine
+
+# Below this much free space, an incomplete synthesis is taken for a full disk.
+_LOW_SPACE = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,27 @@ def cache_key(identity: dict[str, str], spoken: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def is_complete_wav(path: Path) -> bool:
+    """A WAV file whose header and data agree, with at least one frame."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            frames, width, channels = wav.getnframes(), wav.getsampwidth(), wav.getnchannels()
+    except (OSError, EOFError, wave.Error):
+        return False
+    return frames > 0 and path.stat().st_size >= 44 + frames * width * channels
+
+
+def _require_complete(wav: Path, engine: SpeechEngine, spoken: str) -> None:
+    """Never cache a truncated WAV: an engine writing to a full disk may still exit 0."""
+    if is_complete_wav(wav):
+        return
+    if shutil.disk_usage(wav.parent).free < _LOW_SPACE:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(wav))
+    raise SpeechError(
+        f"{engine.name} 没有合成出完整的音频 / {engine.name} produced no complete audio for {spoken!r}"
+    )
+
+
 class SynthesisCache:
     """WAVs stored as root/ab/abcdef….wav; safe to share between threads and processes."""
 
@@ -48,7 +76,7 @@ class SynthesisCache:
     def synthesize(self, engine: SpeechEngine, spoken: str) -> SynthResult:
         """Return the cached WAV for (engine identity, spoken), synthesising it on a miss."""
         path = self.path_for(engine.identity(), spoken)
-        if path.is_file():
+        if is_complete_wav(path):
             with self._lock:
                 self.hits += 1
             return SynthResult(path, engine.name, engine.voice, cached=True)
@@ -58,6 +86,7 @@ class SynthesisCache:
         with tempfile.TemporaryDirectory(dir=self.root, prefix=".synth-") as tmpdir:
             tmp = Path(tmpdir) / "speech.wav"
             engine.synthesize(spoken, tmp)
+            _require_complete(tmp, engine, spoken)
             # Asked again after synthesis: an engine that fell back offline now reports the
             # fallback's identity, so its audio is never stored as the online engine's.
             path = self.path_for(engine.identity(), spoken)

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from library.disk import storage_problem
 from library.errors import LibraryError
 from library.settings import SettingsError, load_config
 from media_pipeline.errors import PipelineError
@@ -59,5 +60,10 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (LibraryError, PipelineError, SettingsError) as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            # A full disk or a read-only folder met outside the library's own checks.
+            if (problem := storage_problem(exc)) is None:
+                raise
+            raise click.ClickException(str(problem)) from exc
 
     return wrapper
