@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import os
 import shutil
 import signal
-from collections.abc import Callable, Sequence
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import TypeVar
 
 from media_pipeline.errors import PipelineError
 
-from .disk import storage_problem
+from .disk import storage_errors, storage_problem
 from .store import MediaStore
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 _IN_WORKER = False
+_PR_SET_PDEATHSIG = 1
 
 
 def run_items(
@@ -34,11 +41,23 @@ def run_items(
     `work` runs in worker processes (in this process when workers ≤ 1 or there is one item,
     as tests do) and must be picklable; a PipelineError it raises is passed to `finish` as
     the result. Each item's scratch folder lies on the store's file system, so `finish` can
-    rename its files into the store, and is removed after `finish`. On Ctrl-C or a crash the
-    workers are stopped at once and every scratch folder is removed.
+    rename its files into the store, and is removed after `finish`. On Ctrl-C, SIGTERM or a
+    crash the workers are stopped at once and every scratch folder is removed; after a
+    kill -9 the workers die with this process and the next run removes its scratch folders.
     """
     if not items:
         return
+    with RunScratch(store.root.parent / "tmp") as area, _terminate_as_interrupt():
+        _run(items, work, finish, area, workers)
+
+
+def _run(
+    items: Sequence[T],
+    work: Callable[[T, Path], R],
+    finish: Callable[[T, R | PipelineError], None],
+    area: RunScratch,
+    workers: int,
+) -> None:
     scratch: dict[int, Path] = {}
 
     def done(index: int, result: R | PipelineError) -> None:
@@ -50,18 +69,22 @@ def run_items(
     try:
         if workers <= 1 or len(items) == 1:
             for index, item in enumerate(items):
-                scratch[index] = store.scratch_dir()
+                scratch[index] = area.item()
                 try:
                     result: R | PipelineError = work(item, scratch[index])
                 except (PipelineError, OSError) as exc:
                     result = _failure(exc)
                 done(index, result)
             return
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_worker_init)
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(items)),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
         pending: dict[Future[R], int] = {}
         try:
             for index, item in enumerate(items):
-                scratch[index] = store.scratch_dir()
+                scratch[index] = area.item()
                 pending[pool.submit(_guarded, work, item, scratch[index])] = index
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -104,9 +127,12 @@ def _guarded(work: Callable[[T, Path], R], item: T, scratch: Path) -> R:
         os._exit(1)
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     global _IN_WORKER
     _IN_WORKER = True
+    # Die with the parent: after a kill -9 of `kuanyue render` its workers would otherwise
+    # be adopted by init and wait for work forever.
+    _die_with_parent(parent)
     # Ctrl-C reaches the whole process group; the parent alone decides what to do with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Terminated workers unwind (removing their temporary files) instead of dying mid-write.
@@ -117,9 +143,106 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _terminate_workers(pool: ProcessPoolExecutor) -> None:
-    if hasattr(pool, "terminate_workers"):  # Python ≥ 3.14
-        pool.terminate_workers()
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown is all there is
         return
-    for process in list(getattr(pool, "_processes", {}).values()):
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While items run, SIGTERM unwinds this process like Ctrl-C: workers stopped, folders gone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class RunScratch:
+    """One run's scratch folder under `root`, locked while the run lives.
+
+    Each run works in `root/run-<id>/` and holds an flock on its `.lock` file; the kernel
+    drops the lock when the process dies, however it dies. Every run starts by removing
+    the folders whose lock nobody holds: those a kill -9 left behind. Several processes may
+    share `root`: a live run's folder is never touched.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.path = self.root / f"run-{uuid.uuid4().hex}"
+        self._lock: int | None = None
+
+    def __enter__(self) -> RunScratch:
+        with storage_errors():
+            self.root.mkdir(parents=True, exist_ok=True)
+            remove_abandoned(self.root)
+            # Made and locked under a hidden name, then renamed: a cleaner never sees it unlocked.
+            making = self.root / f".new-{self.path.name}"
+            making.mkdir()
+            self._lock = os.open(making / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            making.rename(self.path)
+        return self
+
+    def item(self) -> Path:
+        """A fresh folder for one item."""
+        path = self.path / uuid.uuid4().hex
+        with storage_errors():
+            path.mkdir()
+        return path
+
+    def __exit__(self, *_exc: object) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._lock is not None:
+            os.close(self._lock)
+
+
+def remove_abandoned(root: Path, *, unlocked_age_s: float = 3600) -> list[Path]:
+    """Remove scratch folders under `root` whose run has died; return them.
+
+    A folder is abandoned when its `.lock` can be taken; one without a lock (an older
+    version's, or a run that died while making its folder) once it is an hour old.
+    """
+    removed = []
+    for folder in root.iterdir() if root.is_dir() else ():
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        lock = folder / ".lock"
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            if time.time() - folder.stat().st_mtime < unlocked_age_s:
+                continue
+        except OSError:
+            continue
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live run
+            finally:
+                os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _terminate_workers(pool: ProcessPoolExecutor, grace_s: float = 3.0) -> None:
+    """SIGTERM every worker (they unwind, removing their temporary files); SIGKILL stragglers."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    for process in processes:
         process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():  # stuck in a C call that ignores signals until it returns
+            process.kill()

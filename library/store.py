@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from media_pipeline.files import MadeFile
+from media_pipeline.files import MadeFile, open_regular
 
 from .disk import storage_errors
 from .models import StoredFile
@@ -21,9 +21,13 @@ Row = TypeVar("Row", bound=StoredFile)
 
 
 def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks.
+
+    Only a regular file is read (media_pipeline.files.NotRegularFile otherwise): a FIFO or
+    /dev/zero would block or never end.
+    """
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -43,13 +47,6 @@ class MediaStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-
-    def scratch_dir(self) -> Path:
-        """A fresh work folder on the store's file system, so moves into the store are renames."""
-        path = self.root.parent / "tmp" / uuid.uuid4().hex
-        with storage_errors():
-            path.mkdir(parents=True)
-        return path
 
     def path(self, store_path: str) -> Path:
         """Absolute path of a stored file; refuses paths that escape the store."""
@@ -111,7 +108,7 @@ def file_row(store: MediaStore, made: MadeFile, row: Row, *, move: bool = True) 
 def _copy_hashing(src: Path, dest: Path) -> str:
     """Copy `src` to `dest` and return the hex SHA-256 of the bytes copied."""
     digest = hashlib.sha256()
-    with src.open("rb") as fin, dest.open("wb") as fout:
+    with open_regular(src) as fin, dest.open("wb") as fout:
         while chunk := fin.read(CHUNK):
             digest.update(chunk)
             fout.write(chunk)
