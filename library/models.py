@@ -13,6 +13,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The largest row id SQLite's INTEGER (and PostgreSQL's bigint) can hold.
+ROW_ID_MAX = 2**63 - 1
+
+
+def is_row_id(value: object) -> bool:
+    """Whether `value` could be a row's id: an int in 1 … 2**63-1.
+
+    Lookups answer "not found" for anything else (a typed 99999999999999999999, a negative
+    number) rather than handing the database a number it cannot bind.
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ROW_ID_MAX
+
+
 class StoredFile:
     """The columns of a row naming a file in the content-addressed store, declared once.
 

@@ -21,6 +21,11 @@ syllable a trigram-searchable whole word ("_ga_"), so "Ga" finds "Kgal" but not 
 
 Queries: terms (whitespace-separated, or "quoted phrases") are folded the same way and ANDed;
 a term of three characters or more uses FTS5 MATCH, a shorter one LIKE over the same columns.
+Every term reaches FTS5 as one quoted string, so its syntax (NEAR, AND, `*`, `^`, `col:`,
+parentheses) is only ever text to find. The plan is bounded (`read_query`): control
+characters are dropped, the query is cut to `MAX_QUERY_CHARS`, each term to
+`MAX_TERM_CHARS`, repeated terms count once and only the first `MAX_TERMS` are used; the
+caller learns whether anything was cut, to say so.
 
 Upkeep: the index follows every write by itself. A session hook (`_note_writes`,
 `_reindex_after_flush`) notes the recordings each flush touched — their titles and
@@ -64,6 +69,7 @@ from media_pipeline.hanzi import to_simplified
 from .access import Viewer, visible_recordings, visible_tracks
 from .langs import TEXT_LANGS
 from .models import (
+    ROW_ID_MAX,
     ClauseSpan,
     Genre,
     Recording,
@@ -83,6 +89,10 @@ _KEYS = "\x1f"  # separates folded text from its Dong keys inside one column
 _TRACK_BITS = 32
 _TRACK_MASK = (1 << _TRACK_BITS) - 1
 _TRIGRAM = 3  # FTS5's trigram tokenizer cannot MATCH fewer characters than this
+# The bounds of a query (each term is a join of its own: SQLite allows 64 tables in one).
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 16
+MAX_TERM_CHARS = 40
 
 
 # --- folding ----------------------------------------------------------------------------------
@@ -241,15 +251,47 @@ _QUERY_TERM = re.compile(r'"([^"]*)"|(\S+)')
 _LATIN_ONLY = re.compile(r"[a-z]+(?:[\s'’-]+[a-z]+)*")
 
 
-def parse_query(query: str) -> list[_Term]:
-    """Split a query into folded terms: words, or "quoted phrases"."""
-    terms = []
-    for m in _QUERY_TERM.finditer(fold_zh(query).replace(_KEYS, " ")):
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query's folded terms, within the bounds, and whether anything was cut to fit them."""
+
+    terms: tuple[_Term, ...]
+    cut: bool
+
+
+def _printable(text: str) -> str:
+    """`text` with control characters, lone surrogates and the like turned into spaces."""
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") else c for c in text)
+
+
+def read_query(query: str) -> ParsedQuery:
+    """Split a query into folded terms: words, or "quoted phrases", within the bounds."""
+    query = query.strip()
+    cut = len(query) > MAX_QUERY_CHARS
+    folded = fold_zh(_printable(query[:MAX_QUERY_CHARS])).replace(_KEYS, " ")
+    terms: dict[str, _Term] = {}  # by text: a repeated term adds nothing but cost
+    for m in _QUERY_TERM.finditer(folded):
         text = " ".join((m.group(1) if m.group(1) is not None else m.group(2)).split())
-        if text:
-            latin = _LATIN_ONLY.fullmatch(fold_dong(text)) is not None
-            terms.append(_Term(text, _dong_keys(text) if latin else ""))
-    return terms
+        if len(text) > MAX_TERM_CHARS:
+            text, cut = text[:MAX_TERM_CHARS].rstrip(), True
+        if not text or text in terms:
+            continue
+        if len(terms) == MAX_TERMS:
+            cut = True
+            break
+        latin = _LATIN_ONLY.fullmatch(fold_dong(text)) is not None
+        terms[text] = _Term(text, _dong_keys(text) if latin else "")
+    return ParsedQuery(tuple(terms.values()), cut)
+
+
+def parse_query(query: str) -> list[_Term]:
+    """The folded terms of a query (`read_query`'s, without saying whether it was cut)."""
+    return list(read_query(query).terms)
+
+
+def _clamp(value: int) -> int:
+    """An integer filter or limit brought within what the database can bind."""
+    return max(-ROW_ID_MAX, min(value, ROW_ID_MAX))
 
 
 def _fts_string(text: str) -> str:
@@ -351,9 +393,9 @@ def _filters(
     if village is not None:
         where.append(Recording.village == village)
     if date_from is not None:
-        where.append(Recording.date_year >= date_from)
+        where.append(Recording.date_year >= _clamp(date_from))
     if date_to is not None:
-        where.append(Recording.date_year <= date_to)
+        where.append(Recording.date_year <= _clamp(date_to))
     if has_lyrics is not None:
         # Only lyrics the viewer may read count, or the filter would reveal hidden tracks.
         lyrics = exists(
@@ -381,7 +423,7 @@ def search_statement(
     **filters: Unpack[SearchFilters],
 ) -> Select[int, float]:
     """The SQL of `search`: (recording id, rank) rows, best first."""
-    terms = [_term_hits(term, viewer) for term in parse_query(query)]
+    terms = [_term_hits(term, viewer) for term in read_query(query).terms]
     rank = sum((t.c.score for t in terms), start=literal(0.0))
     stmt = select(Recording.id, rank.label("rank"))
     for hits in terms:
@@ -389,7 +431,7 @@ def search_statement(
     return (
         stmt.where(*_filters(viewer, genre=genre, **filters))
         .order_by(rank, Recording.id)
-        .limit(limit)
+        .limit(max(0, _clamp(limit)))
     )
 
 
@@ -409,7 +451,8 @@ def search(
 ) -> list[SearchHit]:
     """Recordings `viewer` may see that match every term of `query` and every filter given.
 
-    An empty query lists the visible recordings that pass the filters, in id order.
+    An empty query lists the visible recordings that pass the filters, in id order. A query
+    beyond the bounds is cut to them (`read_query` says whether it was).
     """
     stmt = search_statement(
         query,

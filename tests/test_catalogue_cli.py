@@ -119,6 +119,8 @@ def build(cat: Catalogue, media: Path, *, import_covenant: bool = True) -> None:
         ["link", ids["public"], "--clause", "yanjiaocun-01", "--from", "00:01", "--to", "00:03"],
         ["link", ids["lyrics"], "--clause", "yanjiaocun-02", "--from", "0", "--to", "00:02.5"],
         ["consent", ids["public"], "--person", "吴培三", "--scope", "broadcast"],
+        # A reel ends in a loudspeaker MP3: its recording needs a broadcast consent.
+        ["consent", ids["lyrics"], "--person", "杨秀珠", "--scope", "broadcast"],
     ):
         result = cat.invoke("catalogue", *args)
         assert result.exit_code == 0, (args, result.output)
@@ -407,8 +409,9 @@ def test_plan_reel_never_uses_a_hidden_span(reel_catalogue):
         with pytest.raises(LibraryError, match="no recording span you may use"):
             plan_reel(session, store, "yanjiaocun-01", Viewer.PUBLIC, ids["restricted"])
         steward = Viewer("steward", name="杨秀珠")
-        plan = plan_reel(session, store, "yanjiaocun-01", steward, ids["restricted"])
-        assert plan.recording_id == ids["restricted"]
+        # The steward sees the restricted span, but a restricted song is never broadcast.
+        with pytest.raises(LibraryError, match="may not be broadcast"):
+            plan_reel(session, store, "yanjiaocun-01", steward, ids["restricted"])
         with pytest.raises(LibraryError, match="no recording span you may use"):
             plan_reel(
                 session,

@@ -16,6 +16,7 @@ from library.catalogue.queries import recording_list, recording_page
 from library.covenants.queries import covenant_page, published_covenants
 
 bp = Blueprint("public", __name__)
+YEAR = 365 * 86400
 
 DOWNLOADS = (
     ("video-16x9", _l("视频 16:9")),
@@ -43,8 +44,8 @@ def recordings():  # noqa: ANN201 - Flask view
     """Recordings the visitor may see, with a search box."""
     query = request.args.get("q", "").strip()
     with _db().session() as session:
-        items = recording_list(session, viewer(), query)
-        return render_template("recordings.html", items=items, query=query)
+        listing = recording_list(session, viewer(), query)
+        return render_template("recordings.html", listing=listing, query=query)
 
 
 @bp.get("/recordings/<int:recording_id>")
@@ -59,6 +60,7 @@ def recording(recording_id: int):  # noqa: ANN201 - Flask view
             rec=page.recording,
             tracks=page.tracks,
             files=page.files,
+            streamable=page.streamable,
             clauses=page.clauses,
         )
 
@@ -106,12 +108,20 @@ def _ignore_unusable_range() -> None:
 def media(name: str):  # noqa: ANN201 - Flask view
     """A stored file by content hash, with HTTP range requests, if the visitor may have it."""
     with _db().session() as session:
-        row = media_file_for(session, viewer(), name)
-    if row is None:
+        served = media_file_for(session, viewer(), name)
+    if served is None:
         abort(404)
+    row = served.row
     path = current_app.extensions["kuanyue.store"].path(row.store_path)
     if not path.exists():
         abort(404)
     _ignore_unusable_range()
-    # Content-addressed: the bytes behind a name never change, so caches may keep them.
-    return send_file(path, mimetype=row.mime, conditional=True, max_age=31536000, etag=row.sha256)
+    response = send_file(path, mimetype=row.mime, conditional=True, etag=row.sha256)
+    # Content-addressed: the bytes behind a name never change, so shared caches may keep a
+    # file anyone may have. Any other must be asked for again each time, so that a recording
+    # made restricted (or a consent withdrawn) does not live on in a cache.
+    response.headers["Cache-Control"] = (
+        f"public, max-age={YEAR}, immutable" if served.public else "private, no-cache"
+    )
+    response.headers.pop("Expires", None)
+    return response

@@ -14,7 +14,7 @@ from typing import Unpack
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..access import PUBLIC_KINDS, Viewer, can_see_track, visible_recordings
+from ..access import PUBLIC_KINDS, Viewer, can_see_track, may, visible_recordings
 from ..models import (
     Clause,
     Covenant,
@@ -23,9 +23,20 @@ from ..models import (
     MediaFile,
     Recording,
     TextTrack,
+    is_row_id,
 )
-from ..search import SearchFilters, SearchHit, search
+from ..search import MAX_QUERY_CHARS, MAX_TERMS, SearchFilters, SearchHit, read_query, search
 from .recordings import LOAD_ALL, find_genre, near_duplicates, title
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """Search hits, and whether the query was cut to the search's bounds (say so to the reader)."""
+
+    hits: list[SearchHit]
+    cut: bool
+    max_terms: int = MAX_TERMS
+    max_chars: int = MAX_QUERY_CHARS
 
 
 def find_recordings(
@@ -36,16 +47,36 @@ def find_recordings(
     genre: str | None = None,
     limit: int = 50,
     **filters: Unpack[SearchFilters],
-) -> list[SearchHit]:
+) -> SearchResults:
     """`search`, with the genre named by key or Chinese name and refused when unknown."""
     if genre:
         genre = find_genre(session, genre).key
-    return search(session, query, viewer, genre=genre, limit=limit, **filters)
+    hits = search(session, query, viewer, genre=genre, limit=limit, **filters)
+    return SearchResults(hits, read_query(query).cut)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One line of the recordings page."""
+
+    hit: SearchHit
+    recording: Recording
+    waveform: MediaFile | None  # its thumbnail, only when the visitor may stream it
+
+
+@dataclass(frozen=True)
+class RecordingList:
+    """The recordings page: its lines, and whether the query was cut to the search's bounds."""
+
+    items: list[Listed]
+    cut: bool
+    max_terms: int = MAX_TERMS
+    max_chars: int = MAX_QUERY_CHARS
 
 
 def recording_list(
     session: Session, viewer: Viewer, query: str = "", *, limit: int = 200
-) -> list[tuple[SearchHit, Recording]]:
+) -> RecordingList:
     """The recordings page: hits for `query` (all visible when empty) with their recordings."""
     hits = search(session, query, viewer, limit=limit)
     by_id = {
@@ -57,10 +88,18 @@ def recording_list(
                 selectinload(Recording.texts),
                 selectinload(Recording.genre),
                 selectinload(Recording.files),
+                selectinload(Recording.consents),
+                selectinload(Recording.stewards),
             )
         )
     }
-    return [(h, by_id[h.recording_id]) for h in hits if h.recording_id in by_id]
+    items = []
+    for hit in hits:
+        if (rec := by_id.get(hit.recording_id)) is None:
+            continue
+        wave = next((f for f in rec.files if f.kind == "waveform"), None)
+        items.append(Listed(hit, rec, wave if may(viewer, rec, "stream") else None))
+    return RecordingList(items, read_query(query).cut)
 
 
 @dataclass(frozen=True)
@@ -69,15 +108,21 @@ class RecordingPage:
 
     recording: Recording
     tracks: list[TextTrack]  # only those the visitor may read
-    files: dict[str, MediaFile]  # kind → file, public kinds only (never the original)
+    # kind → file, public kinds only (never the original), and only when the visitor may
+    # stream the recording (else empty, and `streamable` is False)
+    files: dict[str, MediaFile]
     clauses: dict[str, Clause]  # linked clause key → clause of a published covenant
+    streamable: bool = True
 
 
 def recording_page(session: Session, viewer: Viewer, recording_id: int) -> RecordingPage | None:
     """A recording's page: player, readable lyrics, linked clauses; None when hidden or absent.
 
-    Hidden and absent are the same answer: a hidden recording does not exist for this viewer.
+    Hidden and absent are the same answer: a hidden recording does not exist for this viewer;
+    so is an id no recording could have (negative, zero, beyond 2**63-1).
     """
+    if not is_row_id(recording_id):
+        return None
     rec = session.scalar(
         select(Recording)
         .where(Recording.id == recording_id, visible_recordings(viewer))
@@ -95,11 +140,13 @@ def recording_page(session: Session, viewer: Viewer, recording_id: int) -> Recor
             .where(Clause.key.in_(keys), Covenant.published)
         )
     }
+    streamable = may(viewer, rec, "stream")
     return RecordingPage(
         recording=rec,
         tracks=[t for t in rec.tracks if can_see_track(viewer, t)],
-        files={f.kind: f for f in rec.files if f.kind in PUBLIC_KINDS},
+        files={f.kind: f for f in rec.files if f.kind in PUBLIC_KINDS} if streamable else {},
         clauses=clauses,
+        streamable=streamable,
     )
 
 

@@ -32,6 +32,7 @@ from ..models import (
     RecordingText,
     Steward,
     TextTrack,
+    is_row_id,
     utcnow,
 )
 
@@ -129,9 +130,11 @@ LOAD_ALL = (
 
 
 def get_recording(session: Session, recording_id: int) -> Recording:
-    """A recording with everything it carries, or a clear error."""
-    recording = session.scalar(
-        select(Recording).where(Recording.id == recording_id).options(*LOAD_ALL)
+    """A recording with everything it carries, or a clear error (also for an impossible id)."""
+    recording = (
+        session.scalar(select(Recording).where(Recording.id == recording_id).options(*LOAD_ALL))
+        if is_row_id(recording_id)
+        else None
     )
     if recording is None:
         raise LibraryError(f"找不到录音 {recording_id} / no recording {recording_id}")
@@ -350,7 +353,7 @@ def decide_near_duplicate(session: Session, pair_id: int, decision: str) -> Near
         raise LibraryError(
             f"决定只能是 same 或 different / decision must be same or different: {decision!r}"
         )
-    pair = session.get(NearDuplicate, pair_id)
+    pair = session.get(NearDuplicate, pair_id) if is_row_id(pair_id) else None
     if pair is None:
         raise LibraryError(f"找不到疑似重复 {pair_id} / no near-duplicate pair {pair_id}")
     pair.decision = decision

@@ -1,4 +1,9 @@
-"""Teaching reels: a clause's narrated card followed by the recording span that sings it."""
+"""Teaching reels: a clause's narrated card followed by the recording span that sings it.
+
+A reel is made of an MP4 for screens and an MP3 for loudspeakers, so its recording must be
+one the maker may both stream and broadcast (`library.access.may`), asked when the reel is
+planned.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session, selectinload
 
 from media_pipeline.tools import DEFAULT_TOOLS, Tools
 
-from ..access import Viewer, can_see_track, visible_recordings
+from ..access import Viewer, can_see_track, may, visible_recordings
 from ..db import Database
 from ..errors import LibraryError
-from ..models import Clause, ClauseSpan, CovenantVersion, Recording, Segment, TextTrack
+from ..models import (
+    Clause,
+    ClauseSpan,
+    CovenantVersion,
+    Recording,
+    Segment,
+    TextTrack,
+    is_row_id,
+)
 from ..store import MediaStore
 
 
@@ -112,7 +125,12 @@ def plan_reel(
     viewer: Viewer,
     recording_id: int | None = None,
 ) -> ReelPlan:
-    """Choose the span (visible to `viewer`) that teaches the clause, and gather its parts."""
+    """Choose the span that teaches the clause, and gather its parts.
+
+    Only spans of recordings `viewer` may see are considered, and of those only recordings
+    that may be streamed and broadcast now: a reel ends in a loudspeaker MP3. A span the
+    viewer may see but not use is refused with the reason; one it may not see is not there.
+    """
     card = _card(session, store, clause_key)
     query = (
         select(ClauseSpan)
@@ -125,16 +143,34 @@ def plan_reel(
             .selectinload(Recording.tracks)
             .selectinload(TextTrack.lines),
             selectinload(ClauseSpan.recording).selectinload(Recording.stewards),
+            selectinload(ClauseSpan.recording).selectinload(Recording.consents),
         )
     )
     if recording_id is not None:
-        query = query.where(ClauseSpan.recording_id == recording_id)
-    span = session.scalars(query).first()
-    if span is None:
+        query = query.where(
+            ClauseSpan.recording_id == recording_id if is_row_id(recording_id) else false()
+        )
+    seen = session.scalars(query).all()
+    usable = [
+        linked
+        for linked in seen
+        if may(viewer, linked.recording, "stream") and may(viewer, linked.recording, "broadcast")
+    ]
+    if not seen:
         raise LibraryError(
             f"没有可用的录音片段与条款 {clause_key} 关联 / no recording span you may use is linked to "
             f"{clause_key}: kuanyue catalogue link ID --clause {clause_key} --from MM:SS --to MM:SS"
         )
+    if not usable:
+        ids = ", ".join(f"#{n}" for n in dict.fromkeys(linked.recording_id for linked in seen))
+        raise LibraryError(
+            f"与条款 {clause_key} 关联的录音（{ids}）现在不能广播或不能播放：短片的大喇叭 MP3 "
+            f"需要有效的广播授权（受限录音不能广播），且没有撤回的授权 / the recordings linked to "
+            f"{clause_key} ({ids}) may not be broadcast or streamed now: a reel's loudspeaker MP3 "
+            f"needs a valid broadcast consent on a public or village recording, and no consent "
+            f"withdrawn (kuanyue catalogue show ID)"
+        )
+    span = usable[0]
     recording = span.recording
     files = {f.kind: f for f in recording.files}
     original = files["original"]

@@ -276,10 +276,16 @@ def search(state: State, query: str, viewer: str, limit: int, **filters) -> None
 
     who = parse_viewer(viewer)
     with state.db.session() as session:
-        hits = find_recordings(session, query, who, limit=limit, **filters)
-    for hit in hits:
+        found = find_recordings(session, query, who, limit=limit, **filters)
+    if found.cut:
+        click.echo(
+            f"检索词太多或太长：只用了前 {found.max_terms} 个词、前 {found.max_chars} 个字 / "
+            f"only the first {found.max_terms} words and {found.max_chars} characters were used",
+            err=True,
+        )
+    for hit in found.hits:
         click.echo(f"#{hit.recording_id}\t{hit.title}\t{hit.snippet}")
-    click.echo(f"共 {len(hits)} 条 / {len(hits)} found")
+    click.echo(f"共 {len(found.hits)} 条 / {len(found.hits)} found")
 
 
 @catalogue.command()
