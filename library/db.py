@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision id. Checking it with one query spares every command the
 # cost of importing Alembic; tests/test_store.py proves it equals Alembic's head.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 # Backups made before a migration (kuanyue.db.bak-<old revision>-<UTC time>) kept beside it.
 KEEP_BACKUPS = 3
 
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
+    # We issue BEGIN ourselves (_sqlite_begin), as SQLAlchemy's pysqlite docs advise, so that
+    # a writer can take the lock up front and transactional DDL works in migrations.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets the web server read while a render writes; busy_timeout rides out short locks.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -40,6 +43,15 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objec
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+IMMEDIATE = "kuanyue_immediate"
+
+
+def _sqlite_begin(conn) -> None:  # noqa: ANN001 - a SQLAlchemy connection
+    # pysqlite's own BEGIN is turned off (_sqlite_pragmas) so that we choose the kind here.
+    immediate = conn.get_execution_options().get(IMMEDIATE)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -75,6 +87,7 @@ class Database:
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         from .index_upkeep import keep_index_current  # the models load only with a database
 
@@ -108,9 +121,17 @@ class Database:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on any error (Ctrl-C included)."""
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error (Ctrl-C included).
+
+        `write=True` takes SQLite's write lock when the transaction begins (BEGIN IMMEDIATE)
+        for work that reads and then writes what another process may write meanwhile
+        (claims, recording results): it waits its turn (busy_timeout) instead of failing with
+        "database is locked" when it first writes.
+        """
         session = self.sessions()
+        if write:
+            session.connection(execution_options={IMMEDIATE: True})
         try:
             yield session
             session.commit()

@@ -452,3 +452,24 @@ class NearDuplicate(Base):
         String(20), default="pending"
     )  # pending | same | different
     decided_at: Mapped[datetime | None]
+
+
+# --- work in progress, shared by processes -----------------------------------------------------
+
+
+class WorkClaim(Base):
+    """Work a running command has taken on (a clause render, a recording's copies, a file to
+    catalogue), so that two commands sharing a data folder never do it twice at once.
+
+    `owner` names the run's scratch folder, whose lock says whether the run is still alive
+    (library.parallel.RunScratch); a dead run's claims are taken over.
+    """
+
+    __tablename__ = "work_claim"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # render | copies | catalogue
+    key: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -35,6 +35,7 @@ def run_items(
     *,
     store: MediaStore,
     workers: int,
+    run: RunScratch | None = None,
 ) -> None:
     """Call work(item, scratch) for each item, then finish(item, result) in this process.
 
@@ -47,7 +48,9 @@ def run_items(
     """
     if not items:
         return
-    with RunScratch(store.root.parent / "tmp") as area, _terminate_as_interrupt():
+    with contextlib.ExitStack() as stack:
+        area = run or stack.enter_context(RunScratch(store.root.parent / "tmp"))
+        stack.enter_context(_terminate_as_interrupt())
         _run(items, work, finish, area, workers)
 
 
@@ -178,7 +181,8 @@ class RunScratch:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.path = self.root / f"run-{uuid.uuid4().hex}"
+        self.name = f"run-{uuid.uuid4().hex}"
+        self.path = self.root / self.name
         self._lock: int | None = None
 
     def __enter__(self) -> RunScratch:
@@ -206,6 +210,21 @@ class RunScratch:
             os.close(self._lock)
 
 
+def run_alive(root: Path, name: str) -> bool:
+    """Whether the run whose scratch folder is `root/name` still holds its lock."""
+    try:
+        fd = os.open(Path(root) / name / ".lock", os.O_RDWR)
+    except OSError:
+        return False  # its folder is gone: the run ended, or was cleaned up after dying
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def remove_abandoned(root: Path, *, unlocked_age_s: float = 3600) -> list[Path]:
     """Remove scratch folders under `root` whose run has died; return them.
 
@@ -216,21 +235,11 @@ def remove_abandoned(root: Path, *, unlocked_age_s: float = 3600) -> list[Path]:
     for folder in root.iterdir() if root.is_dir() else ():
         if not folder.is_dir() or folder.is_symlink():
             continue
-        lock = folder / ".lock"
-        try:
-            fd = os.open(lock, os.O_RDWR)
-        except FileNotFoundError:
-            if time.time() - folder.stat().st_mtime < unlocked_age_s:
+        if (folder / ".lock").exists():
+            if run_alive(root, folder.name):
                 continue
-        except OSError:
+        elif time.time() - folder.stat().st_mtime < unlocked_age_s:
             continue
-        else:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live run
-            finally:
-                os.close(fd)
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed

@@ -81,7 +81,11 @@ class MediaStore:
             store_path = f"{digest[:2]}/{digest}{suffix}"
             dest = self.root / store_path
             size = tmp.stat().st_size
-            if not (dest.exists() and dest.stat().st_size == size):
+            if dest.exists() and dest.stat().st_size == size:
+                # Stored already: refresh its time so a garbage collection running now
+                # keeps it until the row that is about to refer to it is committed.
+                os.utime(dest)
+            else:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, dest)
         finally:

@@ -13,10 +13,11 @@ from media_pipeline.errors import PipelineError
 from media_pipeline.jobs import ClauseJob, ClauseOutput, RenderOptions
 from media_pipeline.tools import DEFAULT_TOOLS, Tools
 
+from ..claims import claim, claiming
 from ..db import Database
 from ..errors import LibraryError
 from ..models import Clause, Covenant, Segment, SegmentFile
-from ..parallel import run_items
+from ..parallel import RunScratch, run_items
 from ..store import MediaStore, file_row, sha256_file
 from .segments import clone_segment, find_segment_by_inputs
 from .versions import get_covenant
@@ -29,6 +30,7 @@ class RenderReport:
     rendered: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)  # being rendered by another run
     failed: list[tuple[str, str]] = field(default_factory=list)
     synthesised: int = 0
     media_seconds: float = 0.0
@@ -36,6 +38,7 @@ class RenderReport:
 
 
 Progress = Callable[[str, str], None]  # (clause key, status) after each clause
+CLAIM = "render"
 
 
 def make_job(covenant: Covenant, clause: Clause, options: RenderOptions) -> ClauseJob:
@@ -130,7 +133,7 @@ def _record(
 ) -> None:
     """Move the outputs into the store and record the segment, in one transaction."""
     files = [file_row(store, made, SegmentFile()) for made in out.files]
-    with db.session() as session:
+    with db.session(write=True) as session:
         session.add(
             Segment(
                 clause_id=clause_id,
@@ -165,6 +168,40 @@ def render_covenant(
     """
     started = time.perf_counter()
     report = RenderReport()
+    jobs, rendered = _plan(db, ref, keys, options)
+    if not all(rendered):
+        checked = preflight(options, warn, tools)
+        if checked != options:
+            # The engine changed (gTTS unreachable): plan again with the fallback.
+            jobs, rendered = _plan(db, ref, keys, checked)
+    todo: list[tuple[int, ClauseJob]] = []
+    # One write transaction: of two runs planning at once, the second sees the first's reuse.
+    with db.session(write=True) as session:
+        for clause_id, job in jobs:
+            clause = session.get(Clause, clause_id)
+            if clause is None:  # the covenant was re-imported meanwhile: its new run does it
+                continue
+            if _has_segment(clause, job):
+                report.skipped.append(job.key)
+                status = "skipped"
+            elif (other := find_segment_by_inputs(session, job.inputs_hash())) is not None:
+                clone_segment(other, clause)
+                report.reused.append(job.key)
+                status = "reused"
+            else:
+                todo.append((clause_id, job))
+                continue
+            if progress:
+                progress(job.key, status)
+    _execute(db, store, todo, cache_dir, workers, report, progress, warn, tools)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan(
+    db: Database, ref: str, keys: set[str] | None, options: RenderOptions
+) -> tuple[list[tuple[int, ClauseJob]], list[bool]]:
+    """The job of each clause to render, and whether each is rendered already."""
     with db.session() as session:
         covenant = get_covenant(session, ref)
         version = covenant.current
@@ -176,29 +213,8 @@ def render_covenant(
                 f" (see kuanyue covenant show {covenant.slug})"
             )
         clauses = [c for c in every if keys is None or c.key in keys]
-        jobs = [(c, make_job(covenant, c, options)) for c in clauses]
-        if any(not _has_segment(c, j) for c, j in jobs):
-            checked = preflight(options, warn, tools)
-            if checked != options:
-                # The engine changed (gTTS unreachable): plan again with the fallback.
-                jobs = [(c, make_job(covenant, c, checked)) for c in clauses]
-        todo: list[tuple[int, ClauseJob]] = []
-        for clause, job in jobs:
-            if _has_segment(clause, job):
-                report.skipped.append(clause.key)
-                status = "skipped"
-            elif (other := find_segment_by_inputs(session, job.inputs_hash())) is not None:
-                clone_segment(other, clause)
-                report.reused.append(clause.key)
-                status = "reused"
-            else:
-                todo.append((clause.id, job))
-                continue
-            if progress:
-                progress(clause.key, status)
-    _execute(db, store, todo, cache_dir, workers, report, progress, warn, tools)
-    report.seconds = time.perf_counter() - started
-    return report
+        jobs = [(c.id, make_job(covenant, c, options)) for c in clauses]
+        return jobs, [_has_segment(c, job) for c, (_, job) in zip(clauses, jobs, strict=True)]
 
 
 def _execute(
@@ -227,10 +243,25 @@ def _execute(
         if progress:
             progress(job.key, status)
 
-    run_items(
-        todo,
-        functools.partial(_render, str(cache_dir), tools),
-        finish,
-        store=store,
-        workers=workers,
-    )
+    if not todo:
+        return
+    with RunScratch(store.root.parent / "tmp") as run, claiming(db, run, CLAIM):
+        # Clauses another live run is rendering are left to it (and counted as such).
+        mine = claim(db, run, CLAIM, (_claim_key(item) for item in todo))
+        for item in todo:
+            if _claim_key(item) not in mine:
+                report.elsewhere.append(item[1].key)
+                if progress:
+                    progress(item[1].key, "elsewhere")
+        run_items(
+            [item for item in todo if _claim_key(item) in mine],
+            functools.partial(_render, str(cache_dir), tools),
+            finish,
+            store=store,
+            workers=workers,
+            run=run,
+        )
+
+
+def _claim_key(item: tuple[int, ClauseJob]) -> str:
+    return f"{item[0]}:{item[1].inputs_hash()}"

@@ -1,7 +1,7 @@
 """The `kuanyue` command: parses input, calls the library, prints results (Chinese first).
 
 One module per command group — `covenants` (covenant …, render), `catalogue` (catalogue …),
-`reels` (reel), `system` (doctor, serve) — each added to `main` here; what they share is in
+`reels` (reel), `system` (doctor, serve, store) — each added to `main` here; what they share is in
 `common`. Modules import only click and light library modules at the top, and the rest
 inside their commands, so `kuanyue --help` stays instant.
 """
@@ -27,5 +27,6 @@ main.add_command(catalogue.catalogue)
 main.add_command(reels.reel)
 main.add_command(system.doctor)
 main.add_command(system.serve)
+main.add_command(system.store)
 
 __all__ = ["main"]

@@ -279,6 +279,11 @@ def render(
         f"跳过 skipped {len(report.skipped)}，失败 failed {len(report.failed)}；"
         f"合成 synthesised {report.synthesised} 句 phrases；{report.seconds:.1f} s{speed}"
     )
+    if report.elsewhere:
+        click.echo(
+            f"另有 {len(report.elsewhere)} 条正由另一个渲染进程处理 / {len(report.elsewhere)} clauses"
+            f" are being rendered by another run: {', '.join(report.elsewhere)}"
+        )
     if report.failed:
         for key, why in report.failed:
             click.secho(f"✗ {key}: {why}", fg="red", err=True)

@@ -68,3 +68,33 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     port = port or state.config.port
     click.echo(f"款约网站 / Kuanyue site: http://{host}:{port}/  (Ctrl-C 停止 / to stop)")
     waitress.serve(app, host=host, port=port, threads=8, ident="kuanyue")
+
+
+@click.group()
+def store() -> None:
+    """媒体库维护 / media store upkeep."""
+
+
+@store.command("gc")
+@click.option(
+    "--delete", is_flag=True, help="真的删除（默认只列出）/ remove them (default: only list)"
+)
+@click.pass_obj
+@friendly_errors
+def store_gc(state: State, delete: bool) -> None:
+    """列出（或删除）没有任何记录引用的媒体文件 / list (or remove) stored files no row refers to."""
+    from library.store_gc import collect
+
+    found = collect(state.db, state.store, remove=delete)
+    for path in found.files:
+        click.echo(path)
+    mb = found.bytes / 1e6
+    if delete:
+        click.echo(
+            f"已删除 {len(found.files)} 个文件，{mb:.1f} MB / removed {len(found.files)} files, {mb:.1f} MB"
+        )
+    else:
+        click.echo(
+            f"{len(found.files)} 个文件无人引用，共 {mb:.1f} MB；加 --delete 删除 / {len(found.files)}"
+            f" files no row refers to, {mb:.1f} MB; add --delete to remove them"
+        )
