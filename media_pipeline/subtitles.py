@@ -209,8 +209,9 @@ def _chunks(text: str, width: int, max_lines: int) -> list[str]:
         units = _units(text, width, by_char)
         n = len(units)
         # best[i]: (pieces, cost, cut points) covering units[:i].
-        best: list[tuple[int, float, tuple[int, ...]]] = [(0, 0.0, ())] + [
-            (n + 1, math.inf, ())
+        none: tuple[int, ...] = ()
+        best: list[tuple[int, float, tuple[int, ...]]] = [(0, 0.0, none)] + [
+            (n + 1, math.inf, none)
         ] * n
         for i in range(1, n + 1):
             for j in range(i - 1, -1, -1):
@@ -225,8 +226,8 @@ def _chunks(text: str, width: int, max_lines: int) -> list[str]:
                 if candidate[:2] < best[i][:2]:
                     best[i] = candidate
         if best[n][1] != math.inf:
-            cuts = [*best[n][2], n]
-            return ["".join(units[a:b]).strip() for a, b in zip(cuts, cuts[1:], strict=False)]
+            ends = [*best[n][2], n]
+            return ["".join(units[a:b]).strip() for a, b in zip(ends, ends[1:], strict=False)]
     raise SubtitleError(f"无法切分字幕：{text!r} / cannot split phrase into cues: {text!r}")
 
 
@@ -350,22 +351,25 @@ class _Layout:
         return cls(w, h, zh_size, round(zh_size * 0.62), margin_lr, margin_v)
 
 
-def _style(font: str, size: float, colour: pysubs2.Color, **kw: object) -> pysubs2.SSAStyle:
-    base = {
-        "fontname": font,
-        "fontsize": float(size),
-        "primarycolor": colour,
-        "secondarycolor": colour,
-        "outlinecolor": _INK,
-        "backcolor": _SHADE,
-        "bold": False,
-        "outline": max(1.0, round(size / 16, 1)),
-        "shadow": max(0.5, round(size / 40, 1)),
-        "alignment": pysubs2.Alignment.BOTTOM_CENTER,
-        "encoding": 1,
-    }
-    base.update(kw)
-    return pysubs2.SSAStyle(**base)
+def _style(font: str, size: float, colour: pysubs2.Color, **kw: Any) -> pysubs2.SSAStyle:  # noqa: ANN401 - SSAStyle's own fields
+    style = pysubs2.SSAStyle(
+        fontname=font,
+        fontsize=float(size),
+        primarycolor=colour,
+        secondarycolor=colour,
+        outlinecolor=_INK,
+        backcolor=_SHADE,
+        bold=False,
+        outline=max(1.0, round(size / 16, 1)),
+        shadow=max(0.5, round(size / 40, 1)),
+        alignment=pysubs2.Alignment.BOTTOM_CENTER,
+        encoding=1,
+    )
+    for name, value in kw.items():
+        if not hasattr(style, name):
+            raise TypeError(f"SSAStyle has no field {name!r}")
+        setattr(style, name, value)
+    return style
 
 
 def _fit_size(text: str, size: float, room: float) -> int:
