@@ -12,4 +12,8 @@ def printable(path: Path | str) -> str:
     Python hands such names over as lone surrogates, which neither a terminal, a web page nor
     SQLite can encode; this is the form every message and stored name uses instead.
     """
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # text with surrogates that no file name gave
+        return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")

@@ -58,7 +58,8 @@ class MediaError(PipelineError):
     """A file cannot be used as a recording; `reason` says why, `path` names it.
 
     Reasons: "missing", "empty", "not-media", "corrupt" (truncated or undecodable),
-    "unsupported" (a codec this ffmpeg cannot decode).
+    "unsupported" (a codec this ffmpeg cannot decode), "unreadable" (no permission, or a
+    FIFO, a device or a folder where a file was expected).
     """
 
     REASONS = {
@@ -67,6 +68,7 @@ class MediaError(PipelineError):
         "not-media": "不是音频或视频文件 / not an audio or video file",
         "corrupt": "文件不完整或已损坏 / file is truncated or corrupt",
         "unsupported": "不支持的编码格式 / unsupported codec",
+        "unreadable": "无法读取 / cannot read",
     }
 
     def __init__(self, path: object, reason: str, detail: str = "") -> None:

@@ -12,6 +12,7 @@ from media_pipeline.errors import MediaError
 from media_pipeline.recordings.waveform import (
     COLOUR,
     PCM_RATE,
+    PeakBins,
     draw,
     min_max,
     peaks_document,
@@ -86,3 +87,37 @@ def test_waveform_of_a_bad_file_writes_nothing(tmp_path):
         waveform(path, tmp_path / "out" / "w.png", tmp_path / "out" / "w.json")
     assert caught.value.reason in ("corrupt", "not-media")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("length", "expected", "bins"),
+    [
+        pytest.param(100_000, None, 64, id="unknown-length-merged"),
+        pytest.param(100_000, 100_000, 64, id="sized-from-the-duration"),
+        pytest.param(100_000, 10_000, 64, id="duration-too-short-merged"),
+        pytest.param(999, 999, 1 << 18, id="short-one-sample-bins"),
+        pytest.param(0, None, 64, id="empty"),
+    ],
+)
+def test_peak_bins_give_what_min_max_gives_in_fixed_memory(length, expected, bins):
+    samples = np.random.default_rng(5).uniform(-1, 1, length).astype(np.float32)
+    peak_bins = PeakBins(expected, bins=bins)
+    sizes = np.random.default_rng(6).integers(1, 3000, size=length // 1000 + 2)
+    start = 0
+    for size in sizes:  # frames of uneven sizes, as a decoder hands them over
+        peak_bins.add(samples[start : start + size])
+        start += size
+    peak_bins.add(samples[start:])
+    assert peak_bins.total == length
+    assert peak_bins.low.nbytes == peak_bins.high.nbytes == 2 * bins * 4  # never grows
+    for buckets in (1, 10, 300):
+        low, high, per = peak_bins.buckets(buckets)
+        assert len(low) <= buckets and per * len(low) >= length
+        # The same as min_max of all the samples, grouped `per` to a bucket.
+        padded = np.zeros(len(low) * per, dtype=np.float32)
+        padded[:length] = samples
+        grid = padded.reshape(len(low), per)
+        assert np.array_equal(low, grid.min(axis=1)) and np.array_equal(high, grid.max(axis=1))
+    if bins > length:
+        doc = peaks_document(peak_bins, 100)
+        assert doc == peaks_document(samples, 100)

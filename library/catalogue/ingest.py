@@ -5,11 +5,21 @@ duplicates by SHA-256, analyses the rest on every core (probe, loudness, silence
 fingerprint: one in-process decode each), and commits each file on its own: a crash or Ctrl-C
 loses at most the files in flight, and the next scan carries on where this one stopped.
 Each new original is left with its copies pending; `library.catalogue.copies` makes them.
+
+Odd entries never hang or stop a scan, and each gets a report line saying why it was
+skipped: a file's type is checked (lstat, then stat) before anything opens it, so FIFOs,
+devices and sockets are never read, and every open re-checks with fstat (a name swapped
+for a FIFO in between cannot block). Hidden entries (a name starting with a dot), unreadable
+folders, symlink loops and symlinks out of the scanned folder (unless `follow_links`) are
+skipped too. Names in any bytes (an old GBK USB stick) are stored and shown as
+`library.names.printable` text, which is also what a re-scan looks them up by.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
@@ -23,12 +33,13 @@ import numpy as np
 from sqlalchemy import select
 
 from media_pipeline.errors import MediaError, PipelineError
-from media_pipeline.files import MadeFile
+from media_pipeline.files import FILE_KINDS, MadeFile, NotRegularFile, file_kind
 from media_pipeline.recordings.ingest import RecordingAnalysis
 
 from ..db import Database
 from ..errors import LibraryError
 from ..models import MediaFile, MediaStream, NearDuplicate, Recording, ScannedFile, utcnow
+from ..names import printable
 from ..parallel import run_items
 from ..store import MediaStore, file_row, sha256_file
 from .recordings import RecordingMeta, apply_meta
@@ -94,30 +105,140 @@ class ScanReport:
 Progress = Callable[[ReportLine], None]
 
 
-def walk_media(folder: Path) -> Iterator[Path]:
-    """Every non-hidden file below `folder`, following symlinks but never round a loop.
+NOT_MEDIA = "不是音视频文件 / not an audio or video file"
+HIDDEN_FILE = "隐藏文件（名称以“.”开头），跳过 / hidden file (its name starts with a dot), skipped"
+HIDDEN_FOLDER = (
+    "隐藏文件夹（名称以“.”开头），跳过 / hidden folder (its name starts with a dot), skipped"
+)
+LOOP = "符号链接循环，未跟随 / symlink loop, not followed"
+OUTSIDE = (
+    "符号链接指向扫描的文件夹之外，未跟随 / symlink to outside the scanned folder, not followed"
+)
+BROKEN_LINK = "符号链接的目标不存在 / broken symlink: its target does not exist"
+NAME_CLASH = (
+    "文件名显示出来与另一个文件相同，无法区分，跳过 / its name, once shown, is the same as"
+    " another file's: skipped"
+)
 
-    A symlink to its own folder or one above it (`ln -s .. loop`) is yielded itself, for the
-    scan to report, and not followed: following it would walk out of `folder`.
+
+def cannot_read(exc: OSError) -> str:
+    """The reason for a file or folder that could not be opened or read."""
+    return f"无法读取 / cannot read: {exc.strerror or exc}"
+
+
+def not_regular(kind: str) -> str:
+    """The reason for a FIFO, a device or a socket: never opened."""
+    zh, en = FILE_KINDS[kind]
+    return f"不是普通文件：{zh}，未读取 / not a regular file: {en}, not read"
+
+
+def _unreadable_folder(exc: OSError) -> str:
+    return f"无法读取的文件夹，跳过 / unreadable folder, skipped: {exc.strerror or exc}"
+
+
+def _already_walked(first: Path) -> str:
+    shown = printable(first)
+    return f"与 {shown} 是同一个文件夹，已扫描 / the same folder as {shown}, already scanned"
+
+
+def _inside_link(target: str) -> str:
+    shown = printable(target)
+    return (
+        f"指向扫描范围内的文件夹 {shown}，在那里扫描 / symlink to a folder inside the scanned"
+        f" folder, scanned there: {shown}"
+    )
+
+
+@dataclass(frozen=True)
+class Found:
+    """An entry below a scanned folder: a regular file and its stat, or why it was skipped."""
+
+    path: Path
+    st: os.stat_result | None = None  # a regular file's (through a symlink), never opened
+    skipped: str = ""  # why it is not a file to read
+
+
+def walk_media(folder: Path, *, follow_links: bool = False) -> Iterator[Found]:
+    """Every entry below `folder`, in name order: each regular file, and each entry skipped.
+
+    No file is opened: types come from lstat and stat. Skipped, with the reason: hidden
+    files and folders (a name starting with a dot), unreadable folders, FIFOs, devices and
+    sockets, broken symlinks, symlink loops (a link to a folder it is in), symlinks out of
+    `folder` unless `follow_links`, a folder reached a second time, and symlinks to folders
+    inside `folder` (their files are walked where they are). Symlinks to files inside
+    `folder` are followed.
     """
-    seen: set[tuple[int, int]] = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        st = os.stat(root)
-        if (st.st_dev, st.st_ino) in seen:  # a symlink loop: this folder was walked already
-            dirs[:] = []
+    folder = Path(folder)
+    root = Path(os.path.realpath(folder))
+    top = os.stat(folder)
+    walked: dict[tuple[int, int], Path] = {(top.st_dev, top.st_ino): folder}
+    stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [
+        (folder, frozenset(walked)),
+    ]
+    while stack:
+        here, ancestors = stack.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            yield Found(here, skipped=_unreadable_folder(exc))
             continue
-        seen.add((st.st_dev, st.st_ino))
-        here = Path(os.path.realpath(root))
-        keep = []
-        for name in sorted(d for d in dirs if not d.startswith(".")):
-            if here.is_relative_to(os.path.realpath(os.path.join(root, name))):
-                yield Path(root) / name
+        here_real = Path(os.path.realpath(here))
+        below: list[tuple[Path, frozenset[tuple[int, int]]]] = []
+        for entry in entries:
+            path = here / entry.name
+            found = _classify(entry, path, root, here_real, ancestors, walked, follow_links)
+            if isinstance(found, Found):
+                yield found
             else:
-                keep.append(name)
-        dirs[:] = keep
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield Path(root) / name
+                below.append((path, ancestors | {found}))
+        stack.extend(reversed(below))  # the first subfolder is walked first
+
+
+def _classify(
+    entry: os.DirEntry,
+    path: Path,
+    root: Path,
+    here_real: Path,
+    ancestors: frozenset[tuple[int, int]],
+    walked: dict[tuple[int, int], Path],
+    follow_links: bool,
+) -> Found | tuple[int, int]:
+    """What one entry is: a Found (a file, or skipped), or the key of a folder to walk."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+        if entry.name.startswith("."):
+            return Found(path, skipped=HIDDEN_FOLDER if stat.S_ISDIR(st.st_mode) else HIDDEN_FILE)
+        if stat.S_ISLNK(st.st_mode):
+            st = os.stat(path)
+            target = Path(os.path.realpath(path))
+            inside = target.is_relative_to(root)
+            if stat.S_ISDIR(st.st_mode):
+                if here_real.is_relative_to(target) or (st.st_dev, st.st_ino) in ancestors:
+                    return Found(path, skipped=LOOP)
+                where = Path(os.path.relpath(target, root))
+                if inside and not any(part.startswith(".") for part in where.parts):
+                    return Found(path, skipped=_inside_link(str(where)))
+            if not inside and not follow_links:
+                return Found(path, skipped=OUTSIDE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return Found(path, skipped=LOOP)
+        if exc.errno == errno.ENOENT and entry.is_symlink():
+            return Found(path, skipped=BROKEN_LINK)
+        return Found(path, skipped=cannot_read(exc))
+    if stat.S_ISDIR(st.st_mode):
+        key = (st.st_dev, st.st_ino)
+        if key in ancestors:
+            return Found(path, skipped=LOOP)
+        if key in walked:
+            return Found(path, skipped=_already_walked(walked[key]))
+        walked[key] = path
+        return key
+    kind = file_kind(st.st_mode)
+    if kind is not None:
+        return Found(path, skipped=not_regular(kind))
+    return Found(path, st)
 
 
 def _analyse(item: tuple[Path, os.stat_result, str], scratch: Path) -> RecordingAnalysis:
@@ -187,7 +308,7 @@ def _record(
     recording = Recording()
     session.add(recording)
     if not meta.titles:
-        meta.titles = {"zh-Hans": path.stem}
+        meta.titles = {"zh-Hans": printable(path.stem)}
     # Metadata first: a bad date or genre must not leave the original in the store without a row.
     apply_meta(session, recording, meta)
     made = MadeFile(
@@ -200,7 +321,7 @@ def _record(
         reencoded=False,
     )
     row = MediaFile(
-        original_name=path.name,
+        original_name=printable(path.name),
         container=analysis.container,
         sample_peak_dbfs=analysis.sample_peak_dbfs,
         leading_silence_s=analysis.leading_silence_s,
@@ -224,9 +345,7 @@ def _record(
     )
     orig = file_row(store, made, row, move=False)
     if orig.sha256 != sha:
-        raise LibraryError(
-            f"{path}: 文件在导入过程中被修改 / the file changed while it was being imported"
-        )
+        raise _SourceChanged(CHANGED)
     recording.files.append(orig)
     recording.files += [file_row(store, p, MediaFile()) for p in analysis.produced]
     session.flush()
@@ -235,6 +354,13 @@ def _record(
         report.near_duplicates.append((other_recording, recording.id, score))
     finder.add(orig.id, recording.id, analysis)
     return recording
+
+
+CHANGED = "文件在导入过程中被修改 / the file changed while it was being imported"
+
+
+class _SourceChanged(LibraryError):
+    """The original's bytes differ from those hashed: refused, the scan goes on."""
 
 
 def _remember(
@@ -246,9 +372,11 @@ def _remember(
     reason: str = "",
     recording_id: int | None = None,
 ) -> None:  # noqa: ANN001
-    row = session.scalar(select(ScannedFile).where(ScannedFile.path == str(path)))
+    # The printable name: any bytes stored as text, and the key the next scan looks up.
+    key = printable(path)
+    row = session.scalar(select(ScannedFile).where(ScannedFile.path == key))
     if row is None:
-        row = ScannedFile(path=str(path))
+        row = ScannedFile(path=key)
         session.add(row)
     row.size, row.mtime_ns, row.sha256 = st.st_size, st.st_mtime_ns, sha
     row.status, row.reason, row.recording_id, row.scanned_at = (
@@ -267,12 +395,18 @@ def scan_folder(
     workers: int = 2,
     defaults: RecordingMeta | None = None,
     progress: Progress | None = None,
+    follow_links: bool = False,
 ) -> ScanReport:
-    """Catalogue every media file below `folder`; unchanged files are skipped by size and mtime."""
+    """Catalogue every media file below `folder`; unchanged files are skipped by size and mtime.
+
+    Every entry gets one report line, the odd ones included (see `walk_media`); symlinks
+    out of `folder` are followed only with `follow_links`.
+    """
     started = time.perf_counter()
     folder = Path(folder)
     if not folder.is_dir():
-        raise LibraryError(f"不是文件夹：{folder} / not a folder: {folder}")
+        shown = printable(folder)
+        raise LibraryError(f"不是文件夹：{shown} / not a folder: {shown}")
     report = ScanReport()
 
     def note(line: ReportLine) -> None:
@@ -288,25 +422,27 @@ def scan_folder(
             ).all()
         )
     changed: list[tuple[Path, os.stat_result]] = []
-    for path in walk_media(folder):
-        if path.is_dir():
-            note(
-                ReportLine(
-                    str(path), "refused", "符号链接循环，未跟随 / symlink loop, not followed"
-                )
-            )
+    not_media: list[tuple[Path, os.stat_result]] = []
+    shown_as: dict[str, Path] = {}
+    for found in walk_media(folder, follow_links=follow_links):
+        path, st = found.path, found.st
+        if st is None:
+            note(ReportLine(printable(path), "refused", found.skipped))
             continue
         resolved = path.absolute()
-        try:
-            st = resolved.stat()
-        except OSError as exc:
-            note(ReportLine(str(path), "refused", f"无法读取 / cannot read: {exc.strerror}"))
+        key = printable(resolved)
+        # Two names that differ only in bytes printable escapes (b"\xff" and the text
+        # "\\xff") would share one row: the second is left alone rather than confused.
+        if shown_as.setdefault(key, resolved) != resolved:
+            note(ReportLine(printable(path), "refused", NAME_CLASH))
             continue
-        row = known.get(str(resolved))
+        row = known.get(key)
         if row is not None and (row.size, row.mtime_ns) == (st.st_size, st.st_mtime_ns):
-            note(ReportLine(str(path), "unchanged", row.status, row.recording_id))
-            continue
-        changed.append((resolved, st))
+            note(ReportLine(printable(path), "unchanged", row.status, row.recording_id))
+        elif path.suffix.lower() not in MEDIA_SUFFIXES:
+            not_media.append((resolved, st))  # refused by its name: never read
+        else:
+            changed.append((resolved, st))
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
         hashes = list(threads.map(lambda item: _hash(item[0]), changed))
@@ -315,16 +451,12 @@ def scan_folder(
     later: list[tuple[Path, os.stat_result, str]] = []
     first_of: dict[str, Path] = {}
     with db.session() as session:
-        for (path, st), sha in zip(changed, hashes, strict=True):
+        for path, st in not_media:
+            _remember(session, path, st, None, "refused", NOT_MEDIA)
+            note(ReportLine(printable(path), "refused", NOT_MEDIA))
+        for (path, st), (sha, unread) in zip(changed, hashes, strict=True):
             if sha is None:
-                note(ReportLine(str(path), "refused", "无法读取 / cannot read"))
-            elif path.suffix.lower() not in MEDIA_SUFFIXES:
-                _remember(
-                    session, path, st, sha, "refused", "不是音视频文件 / not an audio or video file"
-                )
-                note(
-                    ReportLine(str(path), "refused", "不是音视频文件 / not an audio or video file")
-                )
+                note(ReportLine(printable(path), "refused", unread))
             elif sha in originals:
                 _duplicate(session, path, st, sha, originals[sha], note)
             elif sha in first_of:
@@ -339,13 +471,13 @@ def scan_folder(
         outcome = {line.path: line for line in report.lines}
         with db.session() as session:
             for path, st, sha in later:
-                first = outcome.get(str(first_of[sha]))
+                first = outcome.get(printable(first_of[sha]))
                 if first is not None and first.status == "added":
                     _duplicate(session, path, st, sha, first.require_recording_id(), note)
                 else:
                     reason = first.reason if first is not None else ""
                     _remember(session, path, st, sha, "refused", reason)
-                    note(ReportLine(str(path), "refused", reason))
+                    note(ReportLine(printable(path), "refused", reason))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -355,21 +487,29 @@ def _duplicate(
 ) -> None:  # noqa: ANN001
     reason = f"与 #{recording_id} 完全相同 / identical to #{recording_id}"
     _remember(session, path, st, sha, "duplicate", reason, recording_id)
-    note(ReportLine(str(path), "duplicate", reason, recording_id))
+    note(ReportLine(printable(path), "duplicate", reason, recording_id))
 
 
 def reason_for(error: PipelineError, path: Path | str) -> str:
-    """Why a file was refused, without repeating its path (the report line names it)."""
+    """Why a file was refused, without repeating its path (the report line names it).
+
+    Printable text (names in any bytes escaped), fit to store and to show.
+    """
     if isinstance(error, MediaError):
-        return MediaError.REASONS[error.reason] + (f"（{error.detail}）" if error.detail else "")
-    return str(error).replace(str(path), "").strip(" :：") or str(error)
+        reason = MediaError.REASONS[error.reason] + (f"（{error.detail}）" if error.detail else "")
+    else:
+        reason = str(error).replace(str(path), "").strip(" :：") or str(error)
+    return printable(reason)
 
 
-def _hash(path: Path) -> str | None:
+def _hash(path: Path) -> tuple[str | None, str]:
+    """The file's SHA-256, or None and why it could not be read (never blocks: see store)."""
     try:
-        return sha256_file(path)
-    except OSError:
-        return None
+        return sha256_file(path), ""
+    except NotRegularFile as exc:  # swapped for a FIFO or a device since it was listed
+        return None, not_regular(exc.kind)
+    except OSError as exc:
+        return None, cannot_read(exc)
 
 
 def _analyse_all(db, store, todo, workers, defaults, finder, report, note) -> None:  # noqa: ANN001
@@ -377,30 +517,51 @@ def _analyse_all(db, store, todo, workers, defaults, finder, report, note) -> No
         item: tuple[Path, os.stat_result, str], result: RecordingAnalysis | PipelineError
     ) -> None:
         path, st, sha = item
-        with db.session() as session:
-            if isinstance(result, PipelineError):
-                reason = reason_for(result, path)
-                _remember(session, path, st, sha, "refused", reason)
-                line = ReportLine(str(path), "refused", reason)
-            else:
-                meta = RecordingMeta(**{**defaults.__dict__, "titles": dict(defaults.titles)})
-                recording = _record(session, store, path, sha, result, meta, finder, report)
-                _remember(session, path, st, sha, "added", "", recording.id)
+        reason = None
+        if isinstance(result, PipelineError):
+            reason = reason_for(result, path)
+        else:
+            try:
+                with db.session() as session:
+                    meta = RecordingMeta(**{**defaults.__dict__, "titles": dict(defaults.titles)})
+                    recording = _record(session, store, path, sha, result, meta, finder, report)
+                    _remember(session, path, st, sha, "added", "", recording.id)
                 report.media_seconds += result.duration_s
-                line = ReportLine(str(path), "added", "", recording.id)
+                line = ReportLine(printable(path), "added", "", recording.id)
+            except NotRegularFile as exc:  # swapped for a FIFO or a device meanwhile
+                reason = not_regular(exc.kind)
+            except _SourceChanged:
+                reason = CHANGED
+        if reason is not None:
+            with db.session() as session:
+                _remember(session, path, st, sha, "refused", reason)
+            line = ReportLine(printable(path), "refused", reason)
         note(line)
 
     run_items(todo, _analyse, finish, store=store, workers=workers)
 
 
 def add_file(db: Database, store: MediaStore, path: Path, meta: RecordingMeta) -> ReportLine:
-    """Catalogue one file with the metadata a person gave; an identical file is refused."""
+    """Catalogue one file with the metadata a person gave; an identical file is refused.
+
+    Only a regular file is read (a FIFO or a device is refused, never opened); a name in
+    any bytes is stored and shown escaped (`printable`).
+    """
     path = Path(path).absolute()
-    if not path.is_file():
-        raise LibraryError(f"找不到文件 / no such file: {path}")
+    shown = printable(path)
+    try:
+        st = path.stat()
+        kind = file_kind(st.st_mode)
+        if kind is not None:
+            raise NotRegularFile(path, kind)
+        sha = sha256_file(path)
+    except FileNotFoundError:
+        raise LibraryError(f"找不到文件 / no such file: {shown}") from None
+    except NotRegularFile as exc:
+        raise LibraryError(f"{shown}: {not_regular(exc.kind)}") from None
+    except OSError as exc:
+        raise LibraryError(f"{shown}: {cannot_read(exc)}") from None
     report = ScanReport()
-    st = path.stat()
-    sha = sha256_file(path)
     with db.session() as session:
         # Check the metadata before minutes of analysis: a typo in a date fails at once.
         with session.begin_nested() as trial:
@@ -414,11 +575,11 @@ def add_file(db: Database, store: MediaStore, path: Path, meta: RecordingMeta) -
         finder = _NearDuplicateFinder(session)
     if existing is not None:
         return ReportLine(
-            str(path), "duplicate", f"与 #{existing} 完全相同 / identical to #{existing}", existing
+            shown, "duplicate", f"与 #{existing} 完全相同 / identical to #{existing}", existing
         )
     lines: list[ReportLine] = []
     _analyse_all(db, store, [(path, st, sha)], 1, meta, finder, report, lines.append)
     line = lines[0]
     if line.status == "refused":
-        raise LibraryError(f"{path}: {line.reason}")
+        raise LibraryError(f"{shown}: {line.reason}")
     return line

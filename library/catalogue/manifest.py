@@ -1,15 +1,22 @@
-"""Import a manifest (CSV, one row per file, as archives keep them) into the catalogue."""
+"""Import a manifest (CSV, one row per file, as archives keep them) into the catalogue.
+
+A row names a file in the sheet's folder or below it: an absolute path, or one that leads
+out of that folder (`../outside/x.mp3`, a symlink pointing elsewhere), is refused with its
+line number, so a sheet cannot pull in files from anywhere on the machine.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from ..db import Database
 from ..errors import LibraryError
 from ..langs import TITLE_FIELDS
+from ..names import printable
 from ..store import MediaStore
 from ..textfiles import read_text
 from .ingest import ReportLine, ScanReport, add_file
@@ -46,6 +53,28 @@ def row_meta(row: dict[str, str]) -> RecordingMeta:
     )
 
 
+def row_file(folder: Path, name: str) -> Path:
+    """The file a row names, below `folder`; LibraryError when it is outside it."""
+    if not name:
+        raise LibraryError("没有文件名 / no file name in the row")
+    if Path(name).is_absolute():
+        raise LibraryError(
+            f"不接受绝对路径：{name}，请写相对于清单所在文件夹的路径 / an absolute path: {name};"
+            " give the path relative to the sheet's folder"
+        )
+    path = folder / name
+    base = os.path.realpath(folder)
+    if not Path(os.path.normpath(os.path.join(base, name))).is_relative_to(base):
+        raise LibraryError(
+            f"路径指向清单所在文件夹之外：{name} / the path leads outside the sheet's folder: {name}"
+        )
+    if not Path(os.path.realpath(path)).is_relative_to(base):
+        raise LibraryError(
+            f"符号链接指向清单所在文件夹之外：{name} / a symlink to outside the sheet's folder: {name}"
+        )
+    return path
+
+
 def _update(db: Database, recording_id: int, meta: RecordingMeta) -> None:
     from .recordings import apply_meta
 
@@ -68,25 +97,23 @@ def import_sheet(
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise LibraryError(
-            f"{sheet}: 缺少列 {', '.join(missing)}；可用的列：{', '.join(COLUMNS)} / "
+            f"{printable(sheet)}: 缺少列 {', '.join(missing)}；可用的列：{', '.join(COLUMNS)} / "
             f"missing column(s) {', '.join(missing)}; known columns: {', '.join(COLUMNS)}"
         )
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown:
         raise LibraryError(
-            f"{sheet}: 未知的列 {', '.join(unknown)} / unknown column(s); known: {', '.join(COLUMNS)}"
+            f"{printable(sheet)}: 未知的列 {', '.join(unknown)} / unknown column(s); known: {', '.join(COLUMNS)}"
         )
     reader.fieldnames = header
     report = ScanReport()
     for number, row in enumerate(reader, start=2):  # line 1 is the header
-        where = f"{sheet.name}:{number}"
+        where = f"{printable(sheet.name)}:{number}"
         name = (row.get("file") or "").strip()
-        path = (sheet.parent / name) if name else None
         try:
-            if path is None:
-                raise LibraryError("没有文件名 / no file name in the row")
-            if not path.is_file():
-                raise LibraryError(f"找不到文件 / file not found: {path}")
+            path = row_file(sheet.parent, name)
+            if not path.exists():
+                raise LibraryError(f"找不到文件 / file not found: {printable(path)}")
             meta = row_meta(row)
             line = add_file(db, store, path, meta)
             if line.status == "duplicate":

@@ -109,13 +109,23 @@ def catalogue_folder(
     workers: int = 2,
     defaults: RecordingMeta | None = None,
     later: bool = False,
+    follow_links: bool = False,
     tools: Tools = DEFAULT_TOOLS,
     watch: Watch | None = None,
 ) -> CatalogueResult:
-    """Scan `folder` (incremental, resumable; see `scan_folder`), then make the copies waiting."""
+    """Scan `folder` (incremental, resumable; see `scan_folder`), then make the copies waiting.
+
+    Symlinks out of `folder` are reported and not followed unless `follow_links`.
+    """
     watch = watch or Watch()
     report = scan_folder(
-        db, store, folder, workers=workers, defaults=defaults, progress=watch.catalogued
+        db,
+        store,
+        folder,
+        workers=workers,
+        defaults=defaults,
+        progress=watch.catalogued,
+        follow_links=follow_links,
     )
     return _then_copies(db, store, report, later=later, workers=workers, tools=tools, watch=watch)
 

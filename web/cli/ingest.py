@@ -206,17 +206,33 @@ def _scan_summary(report) -> None:  # noqa: ANN001
 @WORKERS_OPTION
 @LATER_OPTION
 @QUIET_OPTION
+@click.option(
+    "--follow-links",
+    is_flag=True,
+    help="也跟随指向文件夹之外的符号链接（循环仍会跳过）/ also follow symlinks that lead out"
+    " of the folder (loops are still skipped)",
+)
 @meta_options
 @click.pass_obj
 @friendly_errors
 def scan(
-    state: State, folder: Path, workers: int | None, later: bool, quiet: bool, **values
-) -> None:  # noqa: ANN003
+    state: State,
+    folder: Path,
+    workers: int | None,
+    later: bool,
+    quiet: bool,
+    follow_links: bool,
+    **values,  # noqa: ANN003
+) -> None:
     """扫描文件夹，增量、可续传 / scan a folder: incremental, resumable, on every core.
 
     先编目（探测、响度、静音、波形、指纹），再生成播放与广播副本。
     Catalogues first (probe, loudness, silence, waveform, fingerprint), then makes the web
     and loudspeaker copies.
+
+    隐藏文件、管道、设备和指向文件夹之外的符号链接不读取，各有一行说明。
+    Hidden files, pipes, devices and symlinks out of the folder are not read; each gets a
+    line saying why.
     """
     from library.catalogue.workflows import catalogue_folder
 
@@ -231,6 +247,7 @@ def scan(
             workers=workers or state.config.workers,
             defaults=defaults,
             later=later,
+            follow_links=follow_links,
             tools=state.config.tools,
             watch=watch,
         ),
