@@ -100,7 +100,9 @@ class Database:
         backup_before_migration); a new, empty database is not.
         """
         try:
-            with self.engine.begin() as conn:
+            # IMMEDIATE: two commands opening a new or old database at once migrate it once;
+            # the second waits, then finds it current.
+            with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
                 revision = self._revision(conn)
                 if revision == SCHEMA_HEAD:
                     return

@@ -113,3 +113,30 @@ def test_store_gc_lists_then_removes_only_what_no_row_refers_to(db, store, runne
     removed = runner.invoke("store", "gc", "--delete")
     assert removed.exit_code == 0 and "removed 1 files" in removed.output
     assert not orphan.exists() and kept.exists() and young.exists()
+
+
+@pytest.mark.slow
+def test_two_scans_of_one_folder_catalogue_each_file_once(tmp_path):
+    from tests.recordings import make_recording
+
+    folder = tmp_path / "songs"
+    for n in range(10):
+        make_recording(folder / f"song-{n}.flac", "flac", 4.0, freq=220.0 + 40 * n)
+    make_recording(folder / "copy" / "song-0.flac", "flac", 4.0, freq=220.0)  # same bytes
+    home = tmp_path / "home"
+    env = {**os.environ, "KUANYUE_HOME": str(home), "KUANYUE_WORKERS": "1"}
+    scan = [KUANYUE, "catalogue", "scan", str(folder), "--later"]
+    runs = [
+        subprocess.Popen(scan, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, out + err
+        assert "Traceback" not in err
+    with sqlite3.connect(home / "kuanyue.db") as conn:
+        assert conn.execute("SELECT count(*) FROM recording").fetchone()[0] == 10
+        assert conn.execute("SELECT count(*) FROM work_claim").fetchone()[0] == 0
+    # A third scan finds every file catalogued: added by one run, or an exact duplicate.
+    again = subprocess.run(scan, env=env, capture_output=True, text=True, check=True)
+    assert "+ " not in again.stdout

@@ -36,11 +36,12 @@ from media_pipeline.errors import MediaError, PipelineError
 from media_pipeline.files import FILE_KINDS, MadeFile, NotRegularFile, file_kind
 from media_pipeline.recordings.ingest import RecordingAnalysis
 
+from ..claims import claim, claiming
 from ..db import Database
 from ..errors import LibraryError
 from ..models import MediaFile, MediaStream, NearDuplicate, Recording, ScannedFile, utcnow
 from ..names import printable
-from ..parallel import run_items
+from ..parallel import RunScratch, run_items
 from ..store import MediaStore, file_row, sha256_file
 from .recordings import RecordingMeta, apply_meta
 
@@ -75,7 +76,7 @@ class ReportLine:
     """What happened to one file."""
 
     path: str
-    status: str  # added | unchanged | duplicate | refused
+    status: str  # added | unchanged | duplicate | refused | elsewhere (another scan has it)
     reason: str = ""
     recording_id: int | None = None
 
@@ -106,6 +107,8 @@ Progress = Callable[[ReportLine], None]
 
 
 NOT_MEDIA = "不是音视频文件 / not an audio or video file"
+ELSEWHERE = "另一个扫描正在编目同样的文件 / another scan is cataloguing the same file"
+CLAIM = "catalogue"
 HIDDEN_FILE = "隐藏文件（名称以“.”开头），跳过 / hidden file (its name starts with a dot), skipped"
 HIDDEN_FOLDER = (
     "隐藏文件夹（名称以“.”开头），跳过 / hidden folder (its name starts with a dot), skipped"
@@ -450,7 +453,7 @@ def scan_folder(
     todo: list[tuple[Path, os.stat_result, str]] = []
     later: list[tuple[Path, os.stat_result, str]] = []
     first_of: dict[str, Path] = {}
-    with db.session() as session:
+    with db.session(write=True) as session:
         for path, st in not_media:
             _remember(session, path, st, None, "refused", NOT_MEDIA)
             note(ReportLine(printable(path), "refused", NOT_MEDIA))
@@ -466,14 +469,26 @@ def scan_folder(
                 todo.append((path, st, sha))
         finder = _NearDuplicateFinder(session)
 
-    _analyse_all(db, store, todo, workers, defaults or RecordingMeta(), finder, report, note)
+    with RunScratch(store.root.parent / "tmp") as run, claiming(db, run, CLAIM):
+        # A file another live scan is cataloguing is left to it (a scan of the same folder,
+        # or of another holding the same bytes); the next scan finds it catalogued.
+        mine = claim(db, run, CLAIM, (sha for _, _, sha in todo))
+        for path, _st, sha in todo:
+            if sha not in mine:
+                note(ReportLine(printable(path), "elsewhere", ELSEWHERE))
+        todo = [item for item in todo if item[2] in mine]
+        _analyse_all(
+            db, store, todo, workers, defaults or RecordingMeta(), finder, report, note, run
+        )
     if later:
         outcome = {line.path: line for line in report.lines}
-        with db.session() as session:
+        with db.session(write=True) as session:
             for path, st, sha in later:
                 first = outcome.get(printable(first_of[sha]))
                 if first is not None and first.status == "added":
                     _duplicate(session, path, st, sha, first.require_recording_id(), note)
+                elif first is not None and first.status == "elsewhere":
+                    note(ReportLine(printable(path), "elsewhere", ELSEWHERE))
                 else:
                     reason = first.reason if first is not None else ""
                     _remember(session, path, st, sha, "refused", reason)
@@ -512,7 +527,7 @@ def _hash(path: Path) -> tuple[str | None, str]:
         return None, cannot_read(exc)
 
 
-def _analyse_all(db, store, todo, workers, defaults, finder, report, note) -> None:  # noqa: ANN001
+def _analyse_all(db, store, todo, workers, defaults, finder, report, note, run) -> None:  # noqa: ANN001
     def finish(
         item: tuple[Path, os.stat_result, str], result: RecordingAnalysis | PipelineError
     ) -> None:
@@ -522,7 +537,11 @@ def _analyse_all(db, store, todo, workers, defaults, finder, report, note) -> No
             reason = reason_for(result, path)
         else:
             try:
-                with db.session() as session:
+                with db.session(write=True) as session:
+                    # Catalogued meanwhile by another command (e.g. `catalogue add`)?
+                    if (same := _original_with(session, sha)) is not None:
+                        _duplicate(session, path, st, sha, same, note)
+                        return
                     meta = RecordingMeta(**{**defaults.__dict__, "titles": dict(defaults.titles)})
                     recording = _record(session, store, path, sha, result, meta, finder, report)
                     _remember(session, path, st, sha, "added", "", recording.id)
@@ -533,12 +552,21 @@ def _analyse_all(db, store, todo, workers, defaults, finder, report, note) -> No
             except _SourceChanged:
                 reason = CHANGED
         if reason is not None:
-            with db.session() as session:
+            with db.session(write=True) as session:
                 _remember(session, path, st, sha, "refused", reason)
             line = ReportLine(printable(path), "refused", reason)
         note(line)
 
-    run_items(todo, _analyse, finish, store=store, workers=workers)
+    run_items(todo, _analyse, finish, store=store, workers=workers, run=run)
+
+
+def _original_with(session, sha: str) -> int | None:  # noqa: ANN001
+    """The recording whose original has these bytes, if any."""
+    return session.scalar(
+        select(MediaFile.recording_id)
+        .where(MediaFile.kind == "original", MediaFile.sha256 == sha)
+        .limit(1)
+    )
 
 
 def add_file(db: Database, store: MediaStore, path: Path, meta: RecordingMeta) -> ReportLine:
@@ -567,19 +595,17 @@ def add_file(db: Database, store: MediaStore, path: Path, meta: RecordingMeta) -
         with session.begin_nested() as trial:
             apply_meta(session, Recording(), meta)
             trial.rollback()
-        existing = session.scalar(
-            select(MediaFile.recording_id).where(
-                MediaFile.kind == "original", MediaFile.sha256 == sha
-            )
-        )
+        existing = _original_with(session, sha)
         finder = _NearDuplicateFinder(session)
     if existing is not None:
         return ReportLine(
             shown, "duplicate", f"与 #{existing} 完全相同 / identical to #{existing}", existing
         )
     lines: list[ReportLine] = []
-    _analyse_all(db, store, [(path, st, sha)], 1, meta, finder, report, lines.append)
+    _analyse_all(db, store, [(path, st, sha)], 1, meta, finder, report, lines.append, None)
     line = lines[0]
+    if line.status == "duplicate":  # catalogued by another command while this one analysed
+        return line
     if line.status == "refused":
         raise LibraryError(f"{shown}: {line.reason}")
     return line

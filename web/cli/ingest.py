@@ -21,6 +21,7 @@ _MARK = {
     "unchanged": ("=", None),
     "duplicate": ("≡", "cyan"),
     "refused": ("×", "red"),
+    "elsewhere": ("…", "yellow"),
 }
 
 
