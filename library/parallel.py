@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import multiprocessing
 import os
 import shutil
 import signal
@@ -36,6 +37,7 @@ def run_items(
     store: MediaStore,
     workers: int,
     run: RunScratch | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> None:
     """Call work(item, scratch) for each item, then finish(item, result) in this process.
 
@@ -45,13 +47,17 @@ def run_items(
     rename its files into the store, and is removed after `finish`. On Ctrl-C, SIGTERM or a
     crash the workers are stopped at once and every scratch folder is removed; after a
     kill -9 the workers die with this process and the next run removes its scratch folders.
+
+    `prepare` runs here before the workers start, when there are workers: what it loads,
+    workers forked from this process (the default start method on Linux up to Python 3.13)
+    share instead of each loading their own. With another start method it is skipped.
     """
     if not items:
         return
     with contextlib.ExitStack() as stack:
         area = run or stack.enter_context(RunScratch(store.root.parent / "tmp"))
         stack.enter_context(_terminate_as_interrupt())
-        _run(items, work, finish, area, workers)
+        _run(items, work, finish, area, workers, prepare)
 
 
 def _run(
@@ -60,6 +66,7 @@ def _run(
     finish: Callable[[T, R | PipelineError], None],
     area: RunScratch,
     workers: int,
+    prepare: Callable[[], None] | None = None,
 ) -> None:
     scratch: dict[int, Path] = {}
 
@@ -79,6 +86,8 @@ def _run(
                     result = _failure(exc)
                 done(index, result)
             return
+        if prepare is not None and multiprocessing.get_start_method() == "fork":
+            prepare()
         pool = ProcessPoolExecutor(
             max_workers=min(workers, len(items)),
             initializer=_worker_init,

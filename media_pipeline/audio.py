@@ -4,13 +4,16 @@ Layout: [lead-in silence][gong][gap][phrase 1][pause 1][phrase 2]…[phrase n][t
 phrase is trimmed to its audible speech first, so the timings returned are where speech is
 heard — exact sample positions in the written file, rounded to ms — and subtitle cues made
 from them need no alignment. The assembly itself is numpy arithmetic on sample arrays (exact
-positions, deterministic ducking); pydub is the container for the gong and writes the WAV,
-and ffmpeg (through tools) only converts phrases that are not already 16-bit mono PCM at the
-output rate, and decodes the music bed — one run each at most.
+positions, deterministic ducking); pydub is the container for the gong and writes the WAV.
+16-bit mono PCM phrases at another rate (espeak-ng writes 22.05 kHz) are resampled here
+(dsp.resample); ffmpeg (through tools) only converts phrases in other formats, and decodes
+the music bed — one run each at most. The narration's integrated loudness is computed from
+the samples (dsp.integrated_loudness), so mastering need not decode and meter it again.
 """
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import wave
 from collections.abc import Sequence
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from pydub import AudioSegment
 
+from .dsp import integrated_loudness, resample
 from .errors import PipelineError
 from .files import atomic_output
 from .tools import DEFAULT_TOOLS, Tools
@@ -51,16 +55,24 @@ class PhraseTiming:
 
 @dataclass(frozen=True)
 class Narration:
-    """The assembled narration WAV, its length, the phrase timings and when speech starts."""
+    """The assembled narration WAV, its length, the phrase timings and when speech starts.
+
+    `integrated_lufs`: its loudness (BS.1770, computed from the samples before writing).
+    """
 
     wav: Path
     duration_ms: int
     phrases: tuple[PhraseTiming, ...]
     speech_start_ms: int
+    integrated_lufs: float | None = None
 
 
+@functools.lru_cache(maxsize=4)
 def make_chime(duration_ms: int = 2200, sample_rate: int = 48000) -> AudioSegment:
-    """An opening gong (after the Dong 鸣锣喊寨 round): inharmonic partials, soft attack, decay."""
+    """An opening gong (after the Dong 鸣锣喊寨 round): inharmonic partials, soft attack, decay.
+
+    Made once per process and size (AudioSegments are immutable): it is the same every time.
+    """
     n = round(sample_rate * duration_ms / 1000)
     t = np.arange(n) / sample_rate
     # A small flat gong: partials at the inharmonic ratios of a circular plate, each paired
@@ -166,6 +178,7 @@ def assemble_narration(
         duration_ms=round(total * 1000 / sample_rate),
         phrases=timings,
         speech_start_ms=timings[0].start_ms,
+        integrated_lufs=integrated_loudness(mix, sample_rate),
     )
 
 
@@ -247,15 +260,16 @@ def _read_phrases(
 
 
 def _read_pcm(path: Path, sample_rate: int) -> np.ndarray | None:
-    """Samples of a 16-bit mono PCM WAV at `sample_rate` as floats, or None if it is not one."""
+    """Samples of a 16-bit mono PCM WAV as floats at `sample_rate`, or None if it is not one."""
     try:
         with wave.open(str(path), "rb") as wav:
-            if (wav.getsampwidth(), wav.getnchannels(), wav.getframerate()) != (2, 1, sample_rate):
+            if (wav.getsampwidth(), wav.getnchannels()) != (2, 1):
                 return None
+            rate = wav.getframerate()
             raw = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError):
         return None
-    return np.frombuffer(raw, dtype="<i2") / 32768.0
+    return resample(np.frombuffer(raw, dtype="<i2") / 32768.0, rate, sample_rate)
 
 
 def _trim(samples: np.ndarray, path: Path) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Loudness: EBU R128 measurement with ffmpeg's ebur128, and mastering to a target.
 
-How mastering works (`master`). ffmpeg's `loudnorm` is not used: in linear mode it falls
-back to its dynamic mode whenever the gain would push the true peak over the ceiling (the
-usual case for TTS speech, whose peaks sit near 0 dBFS), and the dynamic mode adapts over
-3 s windows, which suits neither 2 s clips nor exact, repeatable levels. Instead:
+How mastering works (`master`, one output). ffmpeg's `loudnorm` is not used: in linear mode
+it falls back to its dynamic mode whenever the gain would push the true peak over the ceiling
+(the usual case for TTS speech, whose peaks sit near 0 dBFS), and the dynamic mode adapts
+over 3 s windows, which suits neither 2 s clips nor exact, repeatable levels. Instead:
 
 1. meter the source (after the downmix/resample the output needs) → one gain to target;
 2. if the profile has filters (band limit, compressor), or the limiter will have work to
@@ -20,13 +20,33 @@ usual case for TTS speech, whose peaks sit near 0 dBFS), and the dynamic mode ad
 ffmpeg runs on espeak speech: loudspeaker 4, web 4, archive 3, video WAV 3 (+2 for a
 correction). Nothing adds delay or changes length (decoded MP3/Opus durations match the
 source to < 1 ms), so subtitle cue times made from the narration hold for every copy.
+
+`master_many` makes every output of one clause narration the same way in three ffmpeg runs
+in all (each run starts 200 shared libraries, ~50 ms, before it reads a byte):
+1. the source loudness comes from the caller, who holds the samples (dsp.integrated_loudness,
+   BS.1770 in numpy: within ebur128's 0.1 LU display), else from one meter run;
+2. outputs that share shaping, format and aim share one chain ("branch"; web, archive and the
+   video's AAC are one branch: one master, three encodes, limited to the lowest ceiling among
+   them). ONE run renders every branch's chain at once (an `asplit` per branch) and writes
+   its samples, whose loudness is computed here (dsp.integrated_loudness);
+3. ONE run renders every branch and writes every file (one `asplit` per branch to its
+   encoders), metering the lossless outputs in-pass. A branch with filters starts from its
+   shaped signal, which the meter run wrote, so its filters run once. The limiter runs at
+   the sample rate (_MANY_OVERSAMPLE: see there), in both runs, so the render has exactly
+   the chain that was metered, plus the makeup gain;
+4. ONE run decodes and meters every lossy output that reports its loudness (or the caller's
+   next run does, `meter`: the clause's video run, saving a program start);
+5. an output off target is corrected alone, as in `master` step 5.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+import tempfile
+import wave
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +63,11 @@ _TOLERANCE_LU = 0.5
 # The limiter's ceiling sits this far under the true-peak target: coming back down from 4×
 # oversampling adds up to ~0.1 dB of inter-sample peak.
 _LIMIT_MARGIN_DB = 0.3
+# master_many limits at the sample rate itself: on speech at 44.1/48 kHz the true peak then
+# comes out at most 0.1 dB over the limit (the sample covenant; 4× oversampling: 0.0 dB),
+# inside _LIMIT_MARGIN_DB, and at a fifth of the cost. A file that still exceeds its
+# ceiling is corrected like any other (a lower ceiling, rendered again).
+_MANY_OVERSAMPLE = 1
 # What lossy encoders do to level, measured on espeak speech and tones here: LAME's output
 # decodes 0.4 dB quieter across the board (peaks included); Opus at 40 kb/s keeps the level
 # but adds up to ~0.9 dB of true peak. Planning for it saves a correction round (two ffmpeg
@@ -138,15 +163,26 @@ def mastering_filters(
     makeup_db: float,
     ceiling_dbtp: float,
     sample_rate: int,
+    oversample: int = 4,
 ) -> list[str]:
-    """The mastering chain after the format filters: gain, profile filters, makeup, limiter."""
+    """The mastering chain after the format filters: gain, profile filters, makeup, limiter.
+
+    The limiter runs at `oversample` × sample_rate (1: at the sample rate itself).
+    """
     chain = [f"volume={gain_db:.2f}dB", *pre_filters]
     if makeup_db:
         chain.append(f"volume={makeup_db:.2f}dB")
+    return [*chain, *limiter_filters(ceiling_dbtp, sample_rate, oversample)]
+
+
+def limiter_filters(ceiling_dbtp: float, sample_rate: int, oversample: int = 4) -> list[str]:
+    """The peak limiter at `oversample` × sample_rate (1: at the sample rate itself)."""
     # level=0: alimiter otherwise "auto-levels" its output up to the limit;
     # latency=1 removes its 5 ms lookahead delay, so timing is unchanged.
     limiter = f"alimiter=limit={ceiling_dbtp:.2f}dB:attack=5:release=80:level=0:latency=1"
-    return [*chain, f"aresample={4 * sample_rate}", limiter, f"aresample={sample_rate}"]
+    if oversample <= 1:
+        return [limiter]
+    return [f"aresample={oversample * sample_rate}", limiter, f"aresample={sample_rate}"]
 
 
 def render_argv(
@@ -328,3 +364,338 @@ def video_audio_wav(src_wav: Path, out_wav: Path, tools: Tools = DEFAULT_TOOLS) 
         channels=1,
         tools=tools,
     )
+
+
+# ------------------------------------------------------------------ several outputs at once
+
+
+@dataclass(frozen=True)
+class Target:
+    """One file for master_many to make: where, how encoded, at what level.
+
+    `verify`: meter the file written, report its loudness and correct it if off target;
+    False for a file whose level is left to the chain it shares with verified ones (the
+    video's AAC, encoded beside the web and archive files from the same samples).
+    """
+
+    path: Path
+    codec_args: tuple[str, ...]
+    sample_rate: int
+    channels: int = 1
+    target_lufs: float = -16.0
+    true_peak_dbtp: float = -1.0
+    pre_filters: tuple[str, ...] = ()
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class Made:
+    """A file master_many wrote: its loudness as measured (None if not verified), duration (s)."""
+
+    path: Path
+    loudness: Loudness | None
+    duration_s: float
+
+
+@dataclass
+class _Branch:
+    """Targets mastered through one chain: the same shaping, format and aim.
+
+    `shaped`: the chain up to its profile filters (format, gain, filters), written by the
+    meter run for a branch with filters, so the render run starts from it.
+    """
+
+    pre_filters: tuple[str, ...]
+    sample_rate: int
+    channels: int
+    aim: float
+    gain: float
+    ceiling: float
+    members: list[int]
+    makeup: float = 0.0
+    shaped: Path | None = None
+
+    def head(self) -> list[str]:
+        """Format, gain and profile filters: what the makeup gain and the limiter follow."""
+        format_ = format_filters(self.sample_rate, self.channels)
+        return [*format_, f"volume={self.gain:.2f}dB", *self.pre_filters]
+
+    def tail(self) -> list[str]:
+        """Makeup gain and limiter."""
+        makeup = [f"volume={self.makeup:.2f}dB"] if self.makeup else []
+        return [*makeup, *limiter_filters(self.ceiling, self.sample_rate, _MANY_OVERSAMPLE)]
+
+
+def _aim_and_ceiling(target: Target) -> tuple[float, float]:
+    """The level to feed the encoder and the limiter's ceiling, planning for the encoder."""
+    encoder = encoder_name(target.path, target.codec_args)
+    codec_gain = _ENCODER_GAIN_DB.get(encoder, 0.0)
+    ceiling = target.true_peak_dbtp - _LIMIT_MARGIN_DB - _ENCODER_OVERSHOOT_DB.get(encoder, 0.0)
+    return target.target_lufs - codec_gain, ceiling - codec_gain
+
+
+def _is_lossless(target: Target) -> bool:
+    return encoder_name(target.path, target.codec_args).startswith(_LOSSLESS_CODECS)
+
+
+def master_many(
+    src: Path,
+    targets: Sequence[Target],
+    *,
+    source_lufs: float | None = None,
+    meter: Callable[[Sequence[Path]], Sequence[Loudness]] | None = None,
+    tools: Tools = DEFAULT_TOOLS,
+) -> list[Made]:
+    """Master `src` into every target (atomically) in three ffmpeg runs; see the module doc.
+
+    `source_lufs`: the source's integrated loudness if the caller knows it (e.g. from
+    dsp.integrated_loudness on the samples it wrote), saving a meter run.
+    `meter`: meters the written lossy files (decoded, true peak included) and returns their
+    loudness in order, e.g. within an ffmpeg run the caller makes next anyway (see
+    `meter_inputs`); by default a run of their own (`meter_files`). Corrections, if any,
+    are metered by `meter_files`.
+    """
+    src = Path(src)
+    if not src.is_file():
+        raise PipelineError(f"找不到音频文件：{src} / audio file not found: {src}")
+    targets = list(targets)
+    if not targets:
+        return []
+    if source_lufs is None:
+        source_lufs = _measure_source(src, tools)[0].integrated_lufs
+    if not source_lufs > _SILENCE_LUFS:
+        raise PipelineError(
+            f"音频无声，无法标准化：{src} / audio is silent, cannot normalise: {src}"
+        )
+    branches: dict[tuple, _Branch] = {}
+    for i, target in enumerate(targets):
+        aim, ceiling = _aim_and_ceiling(target)
+        key = (target.pre_filters, target.sample_rate, target.channels, round(aim, 2))
+        branch = branches.setdefault(
+            key,
+            _Branch(
+                target.pre_filters, target.sample_rate, target.channels, aim,
+                aim - source_lufs, ceiling, [],
+            ),
+        )  # fmt: skip
+        branch.ceiling = min(branch.ceiling, ceiling)
+        branch.members.append(i)
+    plan = list(branches.values())
+    with tempfile.TemporaryDirectory(prefix="kuanyue-master-") as tmp:
+        for k, branch in enumerate(plan):
+            if branch.pre_filters:
+                branch.shaped = Path(tmp) / f"shaped{k}.wav"
+        metered_chains = _meter_chains(src, plan, tools, Path(tmp))
+        for branch, metered in zip(plan, metered_chains, strict=True):
+            if not metered > _SILENCE_LUFS:
+                raise PipelineError(
+                    f"音频无声，无法标准化：{src} / audio is silent, cannot normalise: {src}"
+                )
+            branch.makeup = branch.aim - metered
+        found, progress_s = _render_branches(src, plan, targets, tools)
+    for branch in plan:
+        branch.shaped = None  # gone with the directory; a correction starts from the source
+    found.update(
+        _verify_lossy(targets, found, meter or functools.partial(meter_files, tools=tools))
+    )
+
+    # Correct an output that is off target alone (the loudness error maps onto makeup gain
+    # almost 1:1; the limiter touches only peaks), lowering its ceiling by any overshoot.
+    redo = []
+    for branch in plan:
+        for i in branch.members:
+            if (result := found.get(i)) is None:
+                continue
+            error = targets[i].target_lufs - result.integrated_lufs
+            overshoot = result.true_peak_dbtp - targets[i].true_peak_dbtp
+            if abs(error) <= _TOLERANCE_LU and overshoot <= 0:
+                continue
+            alone = _Branch(**{**branch.__dict__, "members": [i]})
+            alone.makeup += error
+            if overshoot > 0:
+                alone.ceiling -= overshoot + 0.2
+            redo.append(alone)
+    if redo:
+        corrected, _ = _render_branches(src, redo, targets, tools)
+        meter_again = functools.partial(meter_files, tools=tools)
+        corrected.update(
+            _verify_lossy(targets, corrected, meter_again, [b.members[0] for b in redo])
+        )
+        found.update(corrected)
+    duration_s = _wav_duration_s(src) or progress_s
+    return [Made(t.path, found.get(i), duration_s) for i, t in enumerate(targets)]
+
+
+def _split(source: str, labels: Sequence[str]) -> str:
+    """`source` fanned out to `labels` (no asplit for one)."""
+    if len(labels) == 1:
+        return f"{source}anull{labels[0]}"
+    return f"{source}asplit={len(labels)}{''.join(labels)}"
+
+
+def _meter_chains(src: Path, plan: Sequence[_Branch], tools: Tools, tmp: Path) -> list[float]:
+    """Integrated loudness at the end of each branch's chain (makeup 0), from one ffmpeg run.
+
+    The run writes each chain's output as raw 32-bit floats and the loudness is computed
+    here (dsp.integrated_loudness: BS.1770, within 0.05 LU of ebur128; ebur128 itself would
+    cost more than writing and reading the samples). A branch with `shaped` set also writes
+    its shaped signal there (32-bit float WAV), for the render run to start from.
+    """
+    import numpy as np
+
+    from .dsp import integrated_loudness
+
+    inputs = [f"[in{k}]" for k in range(len(plan))]
+    graph = [_split("[0:a:0]", inputs)]
+    writes: list[str] = []
+    for k, branch in enumerate(plan):
+        head = f"{inputs[k]}{','.join(branch.head())}"
+        tail = ",".join(branch.tail())
+        if branch.shaped is None:
+            graph.append(f"{head},{tail}[m{k}]")
+        else:
+            graph += [f"{head},asplit[w{k}][s{k}]", f"[s{k}]{tail}[m{k}]"]
+            writes += ["-map", f"[w{k}]", "-c:a", "pcm_f32le", str(branch.shaped)]
+        writes += ["-map", f"[m{k}]", "-f", "f32le", "-c:a", "pcm_f32le", str(tmp / f"m{k}.f32")]
+    tools.ffmpeg("-nostats", "-i", str(src), "-filter_complex", ";".join(graph), *writes)
+    return [
+        integrated_loudness(np.fromfile(tmp / f"m{k}.f32", dtype="<f4"), branch.sample_rate)
+        for k, branch in enumerate(plan)
+    ]
+
+
+def _render_branches(
+    src: Path, plan: Sequence[_Branch], targets: Sequence[Target], tools: Tools
+) -> tuple[dict[int, Loudness], float]:
+    """Render every branch into its targets in one ffmpeg run; meter lossless ones in-pass.
+
+    Returns the loudness of the lossless verified targets and the duration processed (s).
+    """
+    files = [] if all(b.shaped for b in plan) else [src]
+    sources = {k: f"[in{k}]" for k, branch in enumerate(plan) if branch.shaped is None}
+    graph = [_split("[0:a:0]", list(sources.values()))] if files else []
+    for k, branch in enumerate(plan):
+        if branch.shaped is not None:
+            sources[k] = f"[{len(files)}:a:0]"
+            files.append(branch.shaped)
+    argv = ["-nostats", "-progress", "pipe:1"]
+    for path in files:
+        argv += ["-i", str(path)]
+    outputs: list[tuple[str, int]] = []
+    metered: list[list[int]] = []  # per meter, in graph order: the targets it measures
+    for k, branch in enumerate(plan):
+        labels = [f"[b{k}o{j}]" for j in range(len(branch.members))]
+        lossless = [i for i in branch.members if targets[i].verify and _is_lossless(targets[i])]
+        if lossless:
+            # One meter for the branch: its lossless files hold the same samples.
+            labels.append(f"[b{k}m]")
+        chain = branch.tail() if branch.shaped else [*branch.head(), *branch.tail()]
+        chain_graph = f"{sources[k]}{','.join(chain)}"
+        graph.append(
+            chain_graph + labels[0] if len(labels) == 1 else _split(f"{chain_graph},", labels)
+        )
+        if lossless:
+            graph.append(f"[b{k}m]{METER},anullsink")
+            metered.append(lossless)
+        outputs += zip(labels, branch.members, strict=False)
+    argv += ["-filter_complex", ";".join(graph)]
+    with ExitStack() as stack:
+        for label, i in outputs:
+            tmp = stack.enter_context(atomic_output(targets[i].path))
+            argv += ["-map", label, "-map_metadata", "-1", *targets[i].codec_args, str(tmp)]
+        proc = tools.ffmpeg(*argv)
+    found: dict[int, Loudness] = {}
+    summaries = _summaries(proc.stderr.decode("utf-8", "replace"))
+    for members, summary in zip(metered, summaries, strict=True):
+        for i in members:
+            found[i] = _loudness(summary)
+    return found, parse_out_time_s(proc.stdout.decode("utf-8", "replace"))
+
+
+def _verify_lossy(
+    targets: Sequence[Target],
+    found: dict[int, Loudness],
+    meter: Callable[[Sequence[Path]], Sequence[Loudness]],
+    among: Sequence[int] | None = None,
+) -> dict[int, Loudness]:
+    """Meter the verified (lossy) targets not measured yet."""
+    todo = [
+        i
+        for i in (range(len(targets)) if among is None else among)
+        if targets[i].verify and i not in found
+    ]
+    if not todo:
+        return {}
+    measured = meter([targets[i].path for i in todo])
+    return dict(zip(todo, measured, strict=True))
+
+
+def meter_inputs(paths: Sequence[Path], first_input: int) -> tuple[list[str], list[str]]:
+    """Inputs and filter-graph chains that meter `paths` (true peak included) inside another
+    ffmpeg run that has `first_input` inputs of its own and outputs of its own; the run
+    must log at info level, and `parse_meters` reads the results from its stderr."""
+    inputs = [arg for path in paths for arg in ("-i", str(path))]
+    chains = [f"[{first_input + k}:a:0]{METER},anullsink" for k in range(len(paths))]
+    return inputs, chains
+
+
+def parse_meters(stderr: str) -> list[Loudness]:
+    """Every ebur128 summary in an ffmpeg run's stderr, in the order of the graph's meters."""
+    return [_loudness(fields) for fields in _summaries(stderr)]
+
+
+def meter_files(paths: Sequence[Path], tools: Tools = DEFAULT_TOOLS) -> list[Loudness]:
+    """Loudness of each file (decoded; true peak included), in one ffmpeg run."""
+    if not paths:
+        return []
+    inputs, chains = meter_inputs(paths[:-1], 0)
+    last = f"[{len(paths) - 1}:a:0]{METER}[metered]"
+    proc = tools.ffmpeg(
+        "-nostats", *inputs, "-i", str(paths[-1]), "-filter_complex", ";".join([*chains, last]),
+        "-map", "[metered]", "-f", "null", "-",
+    )  # fmt: skip
+    return parse_meters(proc.stderr.decode("utf-8", "replace"))
+
+
+_SUMMARY_HEAD = re.compile(r"^\[Parsed_ebur128_(\d+) @ [^\]]*\] Summary:", re.M)
+
+
+def _summaries(stderr: str) -> list[dict[str, float]]:
+    """Every ebur128 instance's summary fields, in the order the instances appear in the graph.
+
+    ffmpeg prints a summary for an instance each time it frees a graph (once more, empty,
+    for a graph it configured and replaced), and frees filters in no particular order: the
+    last block of each instance counts, ordered by the instance's index in the graph.
+    """
+    heads = list(_SUMMARY_HEAD.finditer(stderr))
+    blocks: dict[int, str] = {}
+    for k, head in enumerate(heads):
+        end = heads[k + 1].start() if k + 1 < len(heads) else len(stderr)
+        blocks[int(head.group(1))] = stderr[head.start() : end]
+    out = []
+    for index in sorted(blocks):
+        fields = {}
+        for name, pattern in _SUMMARY_FIELDS.items():
+            if match := pattern.search(blocks[index]):
+                fields[name] = float(match.group(1))
+        if "integrated_lufs" not in fields:
+            raise PipelineError("ffmpeg 输出中没有响度摘要 / no ebur128 summary in ffmpeg output")
+        out.append(fields)
+    return out
+
+
+def _loudness(fields: dict[str, float]) -> Loudness:
+    return Loudness(
+        fields["integrated_lufs"],
+        fields.get("loudness_range_lu", 0.0),
+        fields.get("true_peak_dbtp", float("nan")),
+    )
+
+
+def _wav_duration_s(path: Path) -> float | None:
+    """Length of a PCM WAV from its header, or None if it is not one Python's wave reads."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            return wav.getnframes() / wav.getframerate()
+    except (wave.Error, EOFError):
+        return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .loudness import Loudness, master
+from .loudness import Loudness, Target, master
 from .tools import DEFAULT_TOOLS, Tools
 
 # An 8th-order Butterworth low-pass as four biquads: Q = 1 / (2 cos θ) for its pole pairs.
@@ -65,6 +65,18 @@ class AudioProfile:
             tools=tools,
         )
         return Mastered(Path(out), loudness, duration_s)
+
+    def target(self, out: Path) -> Target:
+        """This profile as one of several outputs mastered together (loudness.master_many)."""
+        return Target(
+            Path(out),
+            self.codec_args,
+            self.sample_rate,
+            self.channels,
+            self.target_lufs,
+            self.true_peak_dbtp,
+            self.filters,
+        )
 
 
 PROFILES: dict[str, AudioProfile] = {

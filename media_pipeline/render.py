@@ -1,26 +1,53 @@
-"""Render one clause: text → phrases → speech → narration → mastered audio, subtitles, video."""
+"""Render one clause: text → phrases → speech → narration → mastered audio, subtitles, video.
+
+ffmpeg runs per clause (each ~80 ms of start-up before it reads a byte): one renders every
+audio chain to meter it, one writes every audio file and the videos' AAC
+(loudness.master_many), one renders both videos and meters the lossy audio files
+(video.render_videos). espeak-ng runs once per phrase not yet in the synthesis cache.
+`prepare` loads the text dictionaries, for a parent process to call before it forks its
+workers.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .audio import assemble_narration
 from .files import MadeFile
 from .jobs import VIDEO_SIZES, ClauseJob, ClauseOutput
-from .loudness import video_audio_wav
+from .loudness import Loudness, Target, master_many
 from .profiles import PROFILES
 from .speech import SynthesisCache, create_engine
 from .subtitles import build_cues, write_subtitles
-from .text import split_phrases
+from .text import pinyin_for_speech, split_phrases
 from .tools import DEFAULT_TOOLS, Tools
-from .video import TitleCard, render_video
+from .video import AUDIO_CODEC_ARGS, TitleCard, VideoResult, render_videos
+
+
+def prepare() -> None:
+    """Load what every clause needs (jieba's and pypinyin's dictionaries) into this process.
+
+    A worker forked after this shares them instead of loading its own (~1 s each).
+    """
+    for phrase in split_phrases("第一条 村规民约，人人遵守。"):
+        pinyin_for_speech(phrase.spoken)
 
 
 def render_clause(
-    job: ClauseJob, cache_dir: Path, workdir: Path, tools: Tools = DEFAULT_TOOLS
+    job: ClauseJob,
+    cache_dir: Path,
+    workdir: Path,
+    tools: Tools = DEFAULT_TOOLS,
+    *,
+    threads: int | None = None,
 ) -> ClauseOutput:
     """Render every output of one clause into `workdir` and describe them.
+
+    `threads`: encoder threads for each video (None: x264's own choice, one per core and a
+    half). A caller rendering several clauses at once gives each its share of the cores:
+    x264 spends ~10 % more CPU keeping threads in step than it saves where cores are busy.
 
     The engine is used as the job names it, with no fallback: whether an online engine is
     reachable is decided once per run by the caller (library.covenants.rendering.preflight),
@@ -48,14 +75,6 @@ def render_clause(
         music_bed=Path(options.music_bed) if options.music_bed else None,
         tools=tools,
     )
-    files: list[MadeFile] = []
-    for name in options.profiles:
-        profile = PROFILES[name]
-        out = profile.apply(narration.wav, workdir / f"audio-{name}.{profile.extension}", tools)
-        files.append(
-            _audio_file(f"audio-{name}", out.path, profile.mime, out.duration_s, out.loudness)
-        )
-
     timings = [(t.start_ms, t.end_ms) for t in narration.phrases]
     n_heading = len(phrases) - len(body)
     # The Dong line belongs to the clause's text, not to its spoken heading (第三条).
@@ -65,15 +84,22 @@ def render_clause(
     ]
     srt, vtt, ass = workdir / "subtitles.srt", workdir / "subtitles.vtt", workdir / "subtitles.ass"
     write_subtitles(cues, srt, vtt, ass, size=VIDEO_SIZES["16x9"], font=options.font)
-    files += [
+    subtitle_files = [
         MadeFile("subtitles-srt", str(srt), "application/x-subrip"),
         MadeFile("subtitles-vtt", str(vtt), "text/vtt"),
         MadeFile("subtitles-ass", str(ass), "text/x-ssa"),
     ]
 
-    if options.video_sizes:
-        video_wav = workdir / "video-audio.wav"
-        video_audio_wav(narration.wav, video_wav, tools)
+    # Every audio profile, and the videos' AAC, mastered together from the one narration.
+    targets = [
+        PROFILES[name].target(workdir / f"audio-{name}.{PROFILES[name].extension}")
+        for name in options.profiles
+    ]
+    video_audio = workdir / "video-audio.m4a"
+    videos: list[VideoResult] = []
+
+    def render_videos_and_meter(lossy: Sequence[Path]) -> list[Loudness]:
+        # The videos' run also meters the lossy audio files: one program start fewer.
         title = TitleCard(
             job.village,
             job.covenant_title,
@@ -81,19 +107,45 @@ def render_clause(
             job.topic,
             card_ms=narration.speech_start_ms,
         )
-        for fmt in options.video_sizes:
-            result = render_video(
-                video_wav,
-                cues,
-                title,
-                workdir / f"video-{fmt}.mp4",
-                workdir / f"poster-{fmt}.jpg",
-                size=VIDEO_SIZES[fmt],
-                font=options.font,
-                tools=tools,
-            )
-            files.append(MadeFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s))
-            files.append(MadeFile(f"poster-{fmt}", str(result.poster), _image_mime(result.poster)))
+        outputs = [
+            (VIDEO_SIZES[fmt], workdir / f"video-{fmt}.mp4", workdir / f"poster-{fmt}.jpg")
+            for fmt in options.video_sizes
+        ]
+        run = render_videos(
+            video_audio,
+            cues,
+            title,
+            outputs,
+            font=options.font,
+            duration_ms=narration.duration_ms,
+            copy_audio=True,
+            threads=threads,
+            meter=lossy,
+            tools=tools,
+        )
+        videos.extend(run.videos)
+        return run.metered
+
+    if options.video_sizes:
+        # Its level follows the web and archive files it shares a chain with (not re-metered).
+        targets.append(Target(video_audio, AUDIO_CODEC_ARGS, 48000, verify=False))
+    mastered = master_many(
+        narration.wav,
+        targets,
+        source_lufs=narration.integrated_lufs,
+        meter=render_videos_and_meter if options.video_sizes else None,
+        tools=tools,
+    )
+    if options.video_sizes and not videos:  # nothing lossy to meter: render them now
+        render_videos_and_meter([])
+    files: list[MadeFile] = [
+        _audio_file(f"audio-{name}", made.path, PROFILES[name].mime, made.duration_s, made.loudness)
+        for name, made in zip(options.profiles, mastered, strict=False)
+    ]
+    files += subtitle_files
+    for fmt, result in zip(options.video_sizes, videos, strict=True):
+        files.append(MadeFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s))
+        files.append(MadeFile(f"poster-{fmt}", str(result.poster), _image_mime(result.poster)))
 
     last = results[-1]
     return ClauseOutput(

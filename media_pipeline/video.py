@@ -1,16 +1,21 @@
 """Subtitled clause videos: indigo background, title card and subtitles by libass, H.264/AAC.
 
 How it is fast. A clause video is a still picture that changes only when a cue starts or
-ends or the title card gives way to the header, so the graph renders one background frame (a
-soft diamond lattice on an indigo gradient, computed by `geq` at quarter size and scaled up),
-loops it once per output frame, `setpts` moves frame N to its instant, `ass` (libass) draws the
-subtitles as they stand then, and x264 encodes with `-fps_mode passthrough`: the file is
-variable-frame-rate. Output frames are the changes (each an IDR keyframe, forced by
-`-force_key_frames`, so cue boundaries are exact to the millisecond) plus repeats of the
-current picture at least every REPEAT_MS, and an IDR at least every KEYFRAME_MAX_MS. With a
-constant QP (`-qp`) a repeat of an unchanged picture is all skip blocks (~40 bytes); CRF would
-spend kilobytes refining it. A closing frame 40 ms before the end makes the video track as long
-as the audio. The poster comes out of the same run (a `split` of frame 0). One ffmpeg process.
+ends or the title card gives way to the header, so the graph draws each picture once: the
+background (a soft diamond lattice on an indigo gradient) is computed in numpy at quarter
+size and read as one raw frame, scaled up, `loop`ed to one frame per change, `setpts` moves
+frame N to the Nth change, and `ass` (libass) draws the subtitles as they stand then. Then
+one `loop` per interval repeats its picture (references to the same frame: no copy, no
+drawing), a second `setpts` moves every frame to its instant, and x264 encodes with
+`-fps_mode passthrough`: the file is variable-frame-rate. Output frames are the changes (each
+an IDR keyframe, forced by `-force_key_frames`, so cue boundaries are exact to the
+millisecond) plus repeats of the current picture at least every REPEAT_MS, and an IDR at
+least every KEYFRAME_MAX_MS. With a constant QP (`-qp`) a repeat of an unchanged picture is
+all skip blocks (~40 bytes); CRF would spend kilobytes refining it. A closing frame 40 ms
+before the end makes the video track as long as the audio. The poster comes out of the same
+run (a `split` of frame 0). One ffmpeg process renders every size of a clause
+(`render_videos`), and the narration's AAC, encoded once beside the audio profiles
+(loudness.master_many), is copied into each, not encoded per video.
 
 Why repeats: a "precise" seek (mpv's hr-seek, its default for --start; ffmpeg's accurate -ss)
 shows the first frame at or after the target. With one frame per change that was the NEXT
@@ -25,14 +30,18 @@ multiple of real time; the machine was loaded by other jobs, so figures vary ±2
   + repeats every 500 ms, IDR every 2 s                                  0.74 s → 41×
   + repeats every 250 ms, IDR every 2 s (chosen)                         0.93 s → 32×
   + repeats every 200 ms / 100 ms / 40 ms (25 fps)           1.1 / 2.1 / 3.4 s → 26× / 14× / 9×
-  bench_render.py full run under load (chosen)                           1.33 s → 23×, 41× moviepy
-A repeat costs ~3 ms (x264 still analyses every macroblock before skipping it); the graph and
-libass cost little. Earlier findings kept: AAC's `fast` coder is 3× quicker than `twoloop` on
-speech; ultrafast with CABAC and 8x8 transforms stays High profile; two parallel ffmpeg runs and
-a remux gained nothing. qp 20 (I-frames ≈ 17) gives worst-frame PSNR 51.5 dB against a
-lossless render (the old CRF 22 all-intra: 50.8 dB) in smaller files. setpts gets one term per
-change, not per frame, summed as a balanced tree: ffmpeg's parser rejects flat sums of >~100
-terms. Fades and animations are avoided on purpose: they make every frame different.
+  bench_render.py full run under load                                    1.33 s → 23×, 41× moviepy
+Counted in instructions (valgrind) for a 26 s clause at 720p, 113 frames, before the change to
+one drawing per picture: x264 1.86 G (a repeat costs as much as a keyframe, ~14 M: x264 still
+analyses every macroblock before skipping it, and no x264 setting tried — stillimage, threads,
+CAVLC, B-frames — made repeats cheaper), `ass` blending into every frame 1.1 G, the `geq`
+background 0.28 G, AAC 1.9 G, program start 0.2 G. Drawing each picture once, the numpy
+background and one shared AAC leave x264 as most of the work. Earlier findings kept: AAC's
+`fast` coder is 3× quicker than `twoloop` on speech; ultrafast with CABAC and 8x8 transforms
+stays High profile; qp 20 (I-frames ≈ 17) gives worst-frame PSNR 51.5 dB against a lossless
+render (the old CRF 22 all-intra: 50.8 dB) in smaller files. setpts gets one term per change,
+not per frame, summed as a balanced tree: ffmpeg's parser rejects flat sums of >~100 terms.
+Fades and animations are avoided on purpose: they make every frame different.
 """
 
 from __future__ import annotations
@@ -40,13 +49,16 @@ from __future__ import annotations
 import tempfile
 import wave
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
+import numpy as np
 
 from .errors import PipelineError
 from .files import atomic_output
+from .loudness import Loudness, meter_inputs, parse_meters
 from .recordings.probe import duration_s as probed_duration_s
 from .recordings.probe import probe
 from .subtitles import Cue, ass_time, to_ass
@@ -56,7 +68,6 @@ from .tools import DEFAULT_TOOLS, Tools
 # frame's length and the shortest gap kept between changes (≤ 25 changes a second keeps the
 # stream inside H.264 level 4.0's frame-rate limits for any decoder that checks).
 FRAME_MS = 40
-_FPS = 1000 // FRAME_MS
 # Between changes the picture is repeated at least this often, so that a precise seek (mpv's
 # hr-seek, ffmpeg's accurate -ss), which shows the first frame at or after the target, lands at
 # most this far after it: on the right picture unless a change falls inside that window.
@@ -64,13 +75,14 @@ REPEAT_MS = 250
 # A keyframe at least this often (in time), so a seek between distant changes stays cheap.
 KEYFRAME_MAX_MS = 2000
 
+# The narration's audio in the video: AAC-LC, 48 kHz. The `fast` coder is 3× quicker than
+# `twoloop` on speech. loudness.master_many encodes it with these arguments when it masters
+# the clause's audio; render_video encodes it so only when given other audio.
+AUDIO_CODEC_ARGS = ("-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k", "-ar", "48000")
+
 # Dong indigo cloth: deep blue-violet, lighter at the top, with a faint woven diamond lattice.
-_LATTICE = "(lte(abs(mod(X+Y,12)-6),0.5)+lte(abs(mod(X-Y+1200,12)-6),0.5))"
-_BACKGROUND = {
-    "r": f"20+14*(1-Y/H)+4*{_LATTICE}",
-    "g": f"24+16*(1-Y/H)+4*{_LATTICE}",
-    "b": f"50+30*(1-Y/H)+7*{_LATTICE}",
-}
+# (base, rise towards the top, lattice) per channel, in 8-bit RGB.
+_BACKGROUND = {"r": (20, 14, 4), "g": (24, 16, 4), "b": (50, 30, 7)}
 
 
 @dataclass(frozen=True)
@@ -152,6 +164,147 @@ def _setpts_expr(changes: Sequence[int], repeat_ms: int) -> str:
     return _balanced_sum(terms)
 
 
+def background_frame(size: tuple[int, int]) -> bytes:
+    """The background at quarter size as one raw `gbrp` frame (planes G, B, R).
+
+    Gradient and lattice are computed per pixel of the quarter-size frame; scaled up
+    (bicubic) the lattice lines come out soft, like woven threads.
+    """
+    w, h = size[0] // 4, size[1] // 4
+    y, x = np.mgrid[0:h, 0:w]
+    lattice = ((x + y) % 12 == 6).astype(np.int32) + ((x - y + 1200) % 12 == 6)
+    rise = 1 - y / h
+    planes = {
+        name: np.floor(base + top * rise + line * lattice)
+        for name, (base, top, line) in _BACKGROUND.items()
+    }
+    return np.stack([planes["g"], planes["b"], planes["r"]]).astype(np.uint8).tobytes()
+
+
+def _changes_expr(changes: Sequence[int]) -> str:
+    """Frame N's time in ms when there is one frame per change: changes[N]."""
+    return _balanced_sum([f"eq(N,{i})*{t}" for i, t in enumerate(changes) if t])
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One video of a clause to render: frame size, its ASS file, background, outputs."""
+
+    size: tuple[int, int]
+    ass: Path
+    background: Path  # background_frame(size), written to a file
+    out_mp4: Path
+    poster: Path
+
+
+def build_renders_argv(
+    audio: Path,
+    pictures: Sequence[Picture],
+    *,
+    changes: Sequence[int],
+    repeat_ms: int = REPEAT_MS,
+    copy_audio: bool = False,
+    threads: int | None = None,
+    meter: Sequence[Path] = (),
+) -> list[str]:
+    """ffmpeg arguments (without the program name) that render every picture's video and poster.
+
+    `changes` are the instants (ms) at which the picture changes (see frame_times); each is an
+    IDR frame, and the repeats between them (see repeat_times) are P-frames of skip blocks.
+    `copy_audio`: the audio is already AAC made for these videos (AUDIO_CODEC_ARGS), copied.
+    `threads`: x264 threads per video (None: x264's default).
+    `meter`: audio files to meter in the same run (loudness.meter_inputs; read the results
+    with loudness.parse_meters).
+    """
+    x264_params = "cabac=1:8x8dct=1" + (f":threads={threads}" if threads else "")
+    spans = _repeats(changes, repeat_ms)
+    sound = ffmpeg.input(str(audio)).audio
+    outputs = []
+    for picture in pictures:
+        w, h = picture.size
+        video = (
+            ffmpeg.input(
+                str(picture.background), f="rawvideo", pix_fmt="gbrp", s=f"{w // 4}x{h // 4}"
+            )
+            # Converted to YUV once, before the loop: libass then blends straight into YUV.
+            # ffmpeg 5.1 blends with BT.601 coefficients, so the picture is BT.601 and tagged so.
+            .filter("scale", w, h, flags="bicubic", out_color_matrix="bt601", out_range="tv")
+            .filter("format", "yuv420p")
+            # One frame per change, at the change: libass draws each picture once.
+            .filter("loop", loop=len(changes) - 1, size=1, start=0)
+            .filter("settb", "1/1000")
+            .filter("setpts", _changes_expr(changes))
+            .filter("ass", str(picture.ass))
+        )
+        first = 0  # index of the interval's picture in the stream so far
+        for _a, _b, n in spans:
+            if n > 1:
+                # The interval's picture, repeated (references, not copies). `loop` counts its
+                # start from 1 (ffmpeg 5.1 to 8.0 compare it with the number of frames taken
+                # in, this one included): start=first+1 loops the frame at index `first`.
+                video = video.filter("loop", loop=n - 1, size=1, start=first + 1)
+            first += n
+        split = video.filter("setpts", _setpts_expr(changes, repeat_ms)).split()
+        audio_opts = {"c:a": "copy"} if copy_audio else _codec_options(AUDIO_CODEC_ARGS)
+        outputs.append(
+            ffmpeg.output(
+                split[0],
+                sound,
+                str(picture.out_mp4),
+                **{
+                    "c:v": "libx264",
+                    # ultrafast with CABAC and 8x8 transforms back on: High profile, and on
+                    # these frames both faster and smaller than veryfast (see the docstring).
+                    "preset": "ultrafast",
+                    "x264-params": x264_params,
+                    "tune": "stillimage",
+                    "qp": 20,  # constant QP: a repeat of an unchanged picture is all skip blocks
+                    # IDR frames at every change (a seek then decodes only repeats of one
+                    # picture) and at least every KEYFRAME_MAX_MS; the repeats are P-frames.
+                    "force_key_frames": ",".join(f"{t / 1000:.3f}" for t in changes),
+                    "forced-idr": 1,
+                    "g": max(1, KEYFRAME_MAX_MS // repeat_ms),
+                    "profile:v": "high",
+                    "level:v": "4.0",
+                    "fps_mode": "passthrough",
+                    # Millisecond timestamps end to end; otherwise the encoder inherits the
+                    # source's 1/25 s time base and moves every change onto a 40 ms grid.
+                    "enc_time_base:v": "1:1000",
+                    "video_track_timescale": 1000,
+                    "colorspace": "smpte170m",
+                    "color_primaries": "bt709",
+                    "color_trc": "bt709",
+                    "color_range": "tv",
+                    **audio_opts,
+                    "movflags": "+faststart",
+                },
+            )
+        )
+        image_opts = {"q:v": 2} if picture.poster.suffix.lower() in (".jpg", ".jpeg") else {}
+        # Only frame 0 (the title card) flows into the poster branch.
+        still = split[1].trim(end_frame=1)
+        outputs.append(
+            ffmpeg.output(still, str(picture.poster), **{"frames:v": 1, "update": 1, **image_opts})
+        )
+    args = ffmpeg.merge_outputs(*outputs).get_args()
+    if not meter:
+        return ["-v", "error", *args]
+    # The meters print their summaries at info level.
+    at = args.index("-filter_complex")
+    inputs, chains = meter_inputs(meter, args[:at].count("-i"))
+    graph = ";".join([args[at + 1], *chains])
+    return [
+        "-v",
+        "info",
+        "-nostats",
+        *args[:at],
+        *inputs,
+        "-filter_complex",
+        graph,
+        *args[at + 2 :],
+    ]
+
+
 def build_render_argv(
     audio: Path,
     ass: Path,
@@ -160,68 +313,20 @@ def build_render_argv(
     *,
     size: tuple[int, int],
     changes: Sequence[int],
+    background: Path,
     repeat_ms: int = REPEAT_MS,
+    copy_audio: bool = False,
 ) -> list[str]:
-    """ffmpeg arguments (without the program name) that render one video and its poster.
+    """ffmpeg arguments (without the program name) that render one video and its poster."""
+    picture = Picture(size, ass, background, out_mp4, poster)
+    return build_renders_argv(
+        audio, [picture], changes=changes, repeat_ms=repeat_ms, copy_audio=copy_audio
+    )
 
-    `changes` are the instants (ms) at which the picture changes (see frame_times); each is an
-    IDR frame, and the repeats between them (see repeat_times) are P-frames of skip blocks.
-    """
-    w, h = size
-    background = (
-        ffmpeg.input(f"color=c=black:s={w // 4}x{h // 4}:r={_FPS}:d={FRAME_MS / 1000}", f="lavfi")
-        .filter("format", "gbrp")
-        .filter("geq", **_BACKGROUND)
-        # Converted to YUV once, before the loop: libass then blends straight into YUV. ffmpeg
-        # 5.1 blends with BT.601 coefficients, so the whole picture is BT.601 and tagged so.
-        .filter("scale", w, h, flags="bicubic", out_color_matrix="bt601", out_range="tv")
-        .filter("format", "yuv420p")
-        .filter("loop", loop=len(repeat_times(changes, repeat_ms)) - 1, size=1, start=0)
-        .filter("settb", "1/1000")
-        .filter("setpts", _setpts_expr(changes, repeat_ms))
-        .filter("ass", str(ass))
-        .split()
-    )
-    mp4 = ffmpeg.output(
-        background[0],
-        ffmpeg.input(str(audio)).audio,
-        str(out_mp4),
-        **{
-            "c:v": "libx264",
-            # ultrafast with CABAC and 8x8 transforms back on: High profile, and on these
-            # frames both faster and smaller than veryfast (see the module docstring).
-            "preset": "ultrafast",
-            "x264-params": "cabac=1:8x8dct=1",
-            "tune": "stillimage",
-            "qp": 20,  # constant QP: a repeat of an unchanged picture is all skip blocks
-            # IDR frames at every change (a seek then decodes only repeats of one picture)
-            # and at least every KEYFRAME_MAX_MS; the repeats in between are P-frames.
-            "force_key_frames": ",".join(f"{t / 1000:.3f}" for t in changes),
-            "forced-idr": 1,
-            "g": max(1, KEYFRAME_MAX_MS // repeat_ms),
-            "profile:v": "high",
-            "level:v": "4.0",
-            "fps_mode": "passthrough",
-            # Millisecond timestamps end to end; otherwise the encoder inherits the source's
-            # 1/25 s time base and moves every change onto a 40 ms grid.
-            "enc_time_base:v": "1:1000",
-            "video_track_timescale": 1000,
-            "colorspace": "smpte170m",
-            "color_primaries": "bt709",
-            "color_trc": "bt709",
-            "color_range": "tv",
-            "c:a": "aac",
-            "aac_coder": "fast",
-            "b:a": "96k",
-            "ar": 48000,
-            "movflags": "+faststart",
-        },
-    )
-    image_opts = {"q:v": 2} if poster.suffix.lower() in (".jpg", ".jpeg") else {}
-    # Only frame 0 (the title card) flows into the poster branch.
-    first = background[1].trim(end_frame=1)
-    still = ffmpeg.output(first, str(poster), **{"frames:v": 1, "update": 1, **image_opts})
-    return ["-v", "error", *ffmpeg.merge_outputs(mp4, still).get_args()]
+
+def _codec_options(args: Sequence[str]) -> dict[str, str]:
+    """("-c:a", "aac", …) as ffmpeg-python output options {"c:a": "aac", …}."""
+    return {args[k].lstrip("-"): args[k + 1] for k in range(0, len(args), 2)}
 
 
 def audio_duration_ms(audio: Path, tools: Tools = DEFAULT_TOOLS) -> int:
@@ -243,26 +348,88 @@ def render_video(
     *,
     size: tuple[int, int] = (1280, 720),
     font: str = "Noto Sans CJK SC",
+    duration_ms: int | None = None,
+    copy_audio: bool = False,
+    threads: int | None = None,
     tools: Tools = DEFAULT_TOOLS,
 ) -> VideoResult:
     """Render the subtitled clause video (H.264/AAC MP4, faststart) and its title poster."""
-    w, h = size
-    if w % 4 or h % 4 or w <= 0 or h <= 0:
-        raise PipelineError(
-            f"画幅须为 4 的倍数：{w}×{h} / frame size must be multiples of 4: {w}×{h}"
-        )
+    run = render_videos(
+        audio,
+        cues,
+        title,
+        [(size, out_mp4, poster)],
+        font=font,
+        duration_ms=duration_ms,
+        copy_audio=copy_audio,
+        threads=threads,
+        tools=tools,
+    )
+    return run.videos[0]
+
+
+@dataclass(frozen=True)
+class VideoRun:
+    """What one render_videos run made, and the loudness of the audio files it metered."""
+
+    videos: list[VideoResult]
+    metered: list[Loudness]
+
+
+def render_videos(
+    audio: Path,
+    cues: Sequence[Cue],
+    title: TitleCard,
+    outputs: Sequence[tuple[tuple[int, int], Path, Path]],
+    *,
+    font: str = "Noto Sans CJK SC",
+    duration_ms: int | None = None,
+    copy_audio: bool = False,
+    threads: int | None = None,
+    meter: Sequence[Path] = (),
+    tools: Tools = DEFAULT_TOOLS,
+) -> VideoRun:
+    """Render one subtitled video and poster per (size, out_mp4, poster), in one ffmpeg run.
+
+    `duration_ms`: the audio's length if the caller knows it (else read from the file).
+    `copy_audio`: `audio` is AAC encoded with AUDIO_CODEC_ARGS, copied into every video.
+    `threads`: x264 threads per video (None: x264's default).
+    `meter`: audio files to meter (decoded, true peak included) in the same run, saving a
+    program start of their own: a clause's lossy audio files (loudness.master_many `meter`).
+    """
+    for (w, h), _, _ in outputs:
+        if w % 4 or h % 4 or w <= 0 or h <= 0:
+            raise PipelineError(
+                f"画幅须为 4 的倍数：{w}×{h} / frame size must be multiples of 4: {w}×{h}"
+            )
     if not Path(audio).is_file():
         raise PipelineError(f"找不到音频：{audio} / audio not found: {audio}")
-    duration_ms = audio_duration_ms(Path(audio), tools)
+    if duration_ms is None:
+        duration_ms = audio_duration_ms(Path(audio), tools)
     changes = frame_times(cues, title.card_ms, duration_ms)
     # A private directory keeps the ASS path free of characters the filter syntax would need escaped.
-    with tempfile.TemporaryDirectory(prefix="kuanyue-video-") as tmp:
-        ass = Path(tmp) / "burn.ass"
-        ass.write_text(to_ass(cues, size=size, font=font, title=title), encoding="utf-8")
-        with atomic_output(out_mp4) as tmp_mp4, atomic_output(poster) as tmp_poster:
-            tools.ffmpeg(
-                *build_render_argv(
-                    Path(audio), ass, tmp_mp4, tmp_poster, size=size, changes=changes
-                )
-            )
-    return VideoResult(Path(out_mp4), Path(poster), duration_ms / 1000, (w, h))
+    with tempfile.TemporaryDirectory(prefix="kuanyue-video-") as tmp, ExitStack() as stack:
+        pictures = []
+        for k, (size, out_mp4, poster) in enumerate(outputs):
+            ass = Path(tmp) / f"burn{k}.ass"
+            ass.write_text(to_ass(cues, size=size, font=font, title=title), encoding="utf-8")
+            background = Path(tmp) / f"background{k}.gbrp"
+            background.write_bytes(background_frame(size))
+            tmp_mp4 = stack.enter_context(atomic_output(out_mp4))
+            tmp_poster = stack.enter_context(atomic_output(poster))
+            pictures.append(Picture(size, ass, background, tmp_mp4, tmp_poster))
+        argv = build_renders_argv(
+            Path(audio),
+            pictures,
+            changes=changes,
+            copy_audio=copy_audio,
+            threads=threads,
+            meter=meter,
+        )
+        proc = tools.ffmpeg(*argv)
+    videos = [
+        VideoResult(Path(out_mp4), Path(poster), duration_ms / 1000, size)
+        for size, out_mp4, poster in outputs
+    ]
+    metered = parse_meters(proc.stderr.decode("utf-8", "replace")) if meter else []
+    return VideoRun(videos, metered)

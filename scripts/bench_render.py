@@ -3,21 +3,29 @@
 Prints each renderer's multiple of real time (media seconds / wall seconds) and their ratio.
 The narration is espeak-ng speech (tones if espeak-ng is missing), made here in code.
 Then renders the whole sample covenant through the real `kuanyue` CLI, cold and warm
-(nothing changed), and prints wall time, multiple of real time and peak memory.
+(nothing changed), and prints wall time, multiple of real time and peak memory. Last, a
+per-stage profile: the sample covenant rendered cold once more, clause after clause in this
+one process (workers=1), with the wall and CPU time (programs it starts included) of each
+stage and of each kind of program run, and what starting a worker and a program costs.
 
-    .venv/bin/python scripts/bench_render.py [--quick] [--keep DIR] [--no-covenant]
+    .venv/bin/python scripts/bench_render.py [--quick] [--keep DIR] [--no-covenant] [--no-profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import functools
 import os
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydub import AudioSegment
@@ -167,6 +175,134 @@ def bench_covenant(sample: Path, workers: int) -> None:
     print(f"  warm run with nothing changed under 1 s: {verdict}")
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of every program it started and waited for."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class StageClock:
+    """Wall and CPU time per stage; a program run is also counted under the stage running it."""
+
+    def __init__(self) -> None:
+        self.wall: collections.Counter[str] = collections.Counter()
+        self.cpu: collections.Counter[str] = collections.Counter()
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.stack = ["(other)"]
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.stack.append(name)
+        wall, cpu = time.perf_counter(), _cpu_s()
+        try:
+            yield
+        finally:
+            self.wall[name] += time.perf_counter() - wall
+            self.cpu[name] += _cpu_s() - cpu
+            self.calls[name] += 1
+            self.stack.pop()
+
+    def wrap(self, owner: object, attr: str, name: str) -> None:
+        inner = getattr(owner, attr)
+
+        @functools.wraps(inner)
+        def timed(*args: object, **kwargs: object) -> object:
+            with self.stage(name):
+                return inner(*args, **kwargs)
+
+        setattr(owner, attr, timed)
+
+
+def _start_up_costs() -> tuple[float, float, float]:
+    """Seconds to import the clause pipeline and to load its dictionaries in a fresh
+    process (a worker's start-up without a parent to fork from), and for ffmpeg to start."""
+    code = (
+        "import time; t = time.perf_counter(); import media_pipeline.render as r; "
+        "u = time.perf_counter(); r.prepare(); print(u - t, time.perf_counter() - u)"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    imports, dictionaries = map(float, out.stdout.split())
+    starts = []
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.run(["ffmpeg", "-version"], capture_output=True, check=True)
+        starts.append(time.perf_counter() - started)
+    return imports, dictionaries, statistics.median(starts)
+
+
+def profile_stages(sample: Path) -> None:
+    """Render the sample covenant cold in this process and print where the time went."""
+    from library.covenants import rendering
+    from library.covenants.versions import import_covenant
+    from library.db import open_database
+    from library.settings import load_config
+    from library.store import MediaStore
+    from media_pipeline import loudness, render, tools
+    from media_pipeline.speech.cache import SynthesisCache
+
+    clock = StageClock()
+    for attr, name in [
+        ("split_phrases", "text: phrases, spoken text"),
+        ("assemble_narration", "assemble narration (numpy; loudness)"),
+        ("master_many", "audio: master every profile + video AAC"),
+        ("build_cues", "subtitles"),
+        ("write_subtitles", "subtitles"),
+        ("render_videos", "video: both sizes"),
+    ]:
+        clock.wrap(render, attr, name)
+    clock.wrap(SynthesisCache, "synthesize", "speech: synthesis (cache misses)")
+    for attr, name in [
+        ("_measure", "  ffmpeg: meter the source"),
+        ("_meter_chains", "  ffmpeg: meter every chain"),
+        ("_render_branches", "  ffmpeg: write every file"),
+        ("_verify_lossy", "  ffmpeg: meter the lossy files"),
+    ]:
+        clock.wrap(loudness, attr, name)
+    clock.wrap(rendering, "_record", "store and record (parent)")
+    run = tools.Tools.run
+
+    def counted(self: tools.Tools, argv: list[str], **kwargs: object) -> object:
+        with clock.stage(f"  every {argv[0]} run"):
+            return run(self, argv, **kwargs)
+
+    tools.Tools.run = counted  # type: ignore[method-assign]
+    try:
+        with tempfile.TemporaryDirectory(prefix="kuanyue-profile-") as tmp:
+            config = load_config({"HOME": tmp, "KUANYUE_HOME": str(Path(tmp) / "home")})
+            db, store = open_database(config.database_url_resolved), MediaStore(config.media_dir)
+            slug = import_covenant(db, sample).covenant.slug
+            started, cpu = time.perf_counter(), _cpu_s()
+            report = rendering.render_covenant(
+                db, store, slug, rendering.RenderOptions(), cache_dir=config.cache_dir, workers=1
+            )
+            wall, cpu = time.perf_counter() - started, _cpu_s() - cpu
+    finally:
+        tools.Tools.run = run  # type: ignore[method-assign]
+    imports, dictionaries, ffmpeg_start = _start_up_costs()
+    media = report.media_seconds
+    print(
+        f"\nper-stage profile: {len(report.rendered)} clauses, {media:.0f} s of narration, in one"
+        f" process: {wall:.2f} s wall, {cpu:.2f} s CPU (programs included)"
+    )
+    print(f"  {'stage':46s} {'calls':>5s} {'wall s':>7s} {'CPU s':>7s} {'CPU %':>6s}")
+    for name in sorted(clock.cpu, key=lambda n: (n.startswith(" "), -clock.cpu[n])):
+        print(
+            f"  {name[:46]:46s} {clock.calls[name]:5d} {clock.wall[name]:7.2f}"
+            f" {clock.cpu[name]:7.2f} {100 * clock.cpu[name] / cpu:5.1f}%"
+        )
+    print(
+        f"  start-up, once per process: import the pipeline {imports:.2f} s, load jieba's and"
+        f" pypinyin's dictionaries {dictionaries:.2f} s (here inside the first clause's stages;"
+        f" a render with workers does it once in the parent, before forking them);"
+        f" each ffmpeg run starts in {1000 * ffmpeg_start:.0f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both renderers and print their speeds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -177,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", type=Path, help="render into this directory and keep the files")
     parser.add_argument("--no-covenant", action="store_true", help="skip the whole-covenant runs")
+    parser.add_argument("--no-profile", action="store_true", help="skip the per-stage profile")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="render processes")
     args = parser.parse_args(argv)
 
@@ -199,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio        : render_video is {ours_x / mp_x:.0f}× faster than moviepy")
     if not args.no_covenant:
         bench_covenant(SAMPLE, args.workers)
+    if not args.no_profile:
+        profile_stages(SAMPLE)
     return 0
 
 

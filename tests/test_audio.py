@@ -82,7 +82,7 @@ def test_timings_are_exact_sample_positions(tmp_path):
 
 
 def test_phrases_in_other_formats_are_converted(tmp_path):
-    # espeak-ng writes 22.05 kHz; a stereo 44.1 kHz phrase too; one ffmpeg run converts both.
+    # espeak-ng writes 22.05 kHz PCM (resampled here); a stereo 44.1 kHz FLAC goes to ffmpeg.
     first = padded_tone(tmp_path / "a.wav", 800, freq=700, sample_rate=22050)
     second = tmp_path / "b.flac"
     ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=0.5:r=44100", "-ac", "2", str(second))
@@ -93,6 +93,47 @@ def test_phrases_in_other_formats_are_converted(tmp_path):
     # Sine edges: the −40 dB trim point lies within a cycle (≤ 2 ms) of the tone's ends.
     assert abs(a.start_ms - 300) <= 2 and abs(a.end_ms - 1100) <= 2
     assert abs(b.start_ms - (a.end_ms + 500)) <= 1 and abs(b.end_ms - b.start_ms - 500) <= 2
+
+
+def test_pcm_at_another_rate_is_resampled_without_ffmpeg(tmp_path):
+    from media_pipeline import tools
+
+    phrase = padded_tone(tmp_path / "a.wav", 800, freq=700, sample_rate=22050)
+    tools.CALLS.clear()
+    narration = assemble_narration([phrase], [], tmp_path / "n.wav", chime=False, lead_in_ms=300)
+    assert tools.CALLS["ffmpeg"] == 0
+    (a,) = narration.phrases
+    assert abs(a.start_ms - 300) <= 2 and abs(a.end_ms - 1100) <= 2
+    samples, _ = read_wav(tmp_path / "n.wav")
+    spoken = samples[ms(400) : ms(1000)]
+    # Still a 700 Hz tone of the same level: band-limited resampling, no pitch change.
+    spectrum = np.abs(np.fft.rfft(spoken * np.hanning(len(spoken))))
+    assert np.fft.rfftfreq(len(spoken), 1 / SR)[np.argmax(spectrum)] == pytest.approx(700, abs=2)
+    assert rms_db(spoken) == pytest.approx(20 * np.log10(0.3 / np.sqrt(2)), abs=0.1)
+
+
+def test_resample_keeps_length_and_band():
+    from media_pipeline.dsp import resample
+
+    x = tone(1000, 1000, amplitude=0.5, sample_rate=22050)
+    y = resample(x, 22050, SR)
+    assert len(y) == SR and np.array_equal(resample(y, SR, SR), y)
+    assert (
+        np.max(np.abs(y[ms(100) : ms(900)] - tone(1000, 1000, amplitude=0.5)[ms(100) : ms(900)]))
+        < 1e-3
+    )
+
+
+@pytest.mark.slow
+def test_narration_loudness_is_computed_from_its_samples(tmp_path):
+    from media_pipeline.loudness import measure_loudness
+
+    from .media import speech
+
+    narration = assemble_narration([speech(tmp_path / "s.wav")], [], tmp_path / "n.wav")
+    assert narration.integrated_lufs == pytest.approx(
+        measure_loudness(narration.wav).integrated_lufs, abs=0.1
+    )
 
 
 def test_chime_comes_first_and_speech_after_gap(tmp_path):

@@ -140,3 +140,43 @@ def test_two_scans_of_one_folder_catalogue_each_file_once(tmp_path):
     # A third scan finds every file catalogued: added by one run, or an exact duplicate.
     again = subprocess.run(scan, env=env, capture_output=True, text=True, check=True)
     assert "+ " not in again.stdout
+
+
+@pytest.mark.slow
+def test_two_copies_runs_at_once_make_each_copy_once(tmp_path):
+    from tests.recordings import make_recording
+
+    folder = tmp_path / "songs"
+    for n in range(6):
+        make_recording(folder / f"song-{n}.wav", "wav", 4.0, freq=300.0 + 50 * n)
+    home = tmp_path / "home"
+    env = {**os.environ, "KUANYUE_HOME": str(home), "KUANYUE_WORKERS": "1"}
+    subprocess.run(
+        [KUANYUE, "catalogue", "scan", str(folder), "--later", "--protocol", "village"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    copies = [KUANYUE, "catalogue", "copies"]
+    runs = [
+        subprocess.Popen(copies, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, out + err
+        assert "Traceback" not in err
+    with sqlite3.connect(home / "kuanyue.db") as conn:
+        kinds = conn.execute(
+            "SELECT kind, count(*) FROM media_file GROUP BY kind ORDER BY kind"
+        ).fetchall()
+        assert dict(kinds)["web"] == 6 and dict(kinds)["loudspeaker"] == 6
+        pending = "SELECT count(*) FROM media_file WHERE kind = 'original' AND copies != 'done'"
+        assert conn.execute(pending).fetchone()[0] == 0
+    from library.db import open_database
+    from library.store import MediaStore
+
+    orphans = collect(
+        open_database(f"sqlite:///{home / 'kuanyue.db'}"), MediaStore(home / "media"), grace_s=0
+    )
+    assert orphans.files == []

@@ -44,6 +44,19 @@ def test_cataloguing_leaves_copies_pending_and_makes_none(library):
     assert len(waiting(db)) == 3
 
 
+def test_no_loudspeaker_copy_for_what_may_never_be_broadcast(library):
+    """A restricted recording is never broadcast, so it gets a web copy and no loudspeaker one."""
+    from library.models import Recording
+
+    db, store = library
+    with db.session() as session:
+        session.get(Recording, 2).protocol = "restricted"
+    make_pending_copies(db, store, workers=1)
+    kinds = _kinds(db)
+    assert "loudspeaker" not in kinds[2] and "web" in kinds[2]
+    assert kinds[1] >= COPY_KINDS and kinds[3] >= COPY_KINDS
+
+
 def test_a_failed_copy_is_recorded_and_retried_only_when_asked(library):
     db, store = library
     victim = _originals(db)[2]

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from media_pipeline import tools
 from media_pipeline.errors import PipelineError
 from media_pipeline.loudness import Loudness, measure_loudness
+from media_pipeline.recordings import libav
 from media_pipeline.recordings.derive import (
+    SourceLevel,
+    derive_copies,
     derive_loudspeaker,
     derive_web,
     first_stream,
@@ -18,8 +24,10 @@ from media_pipeline.recordings.derive import (
     web_gain_db,
     web_video_filters,
 )
-from media_pipeline.recordings.probe import probe
-from tests.media import ffmpeg
+from media_pipeline.recordings.ingest import make_copies
+from media_pipeline.recordings.probe import duration_s, probe
+from tests.media import decode_wav, ffmpeg, speech, tone, write_wav
+from tests.recordings import FORMATS, make_recording
 
 # Quotes, dollar, semicolon, ampersand, spaces and Chinese: all must pass through argv intact.
 ODD_NAME = "侗歌 大歌 $(x) 'a'; b & c"
@@ -160,14 +168,16 @@ def test_compliant_audio_is_remuxed_not_reencoded(tmp_path, suffix, codec, mime)
     derived = derive_web(src, tmp_path / "out")
     assert derived.reencoded is False
     assert derived.mime == mime
-    assert derived.path.name.startswith(ODD_NAME)
-    assert first_stream(probe(derived.path), "audio")["codec_name"] == codec[1].removeprefix("lib")
+    assert Path(derived.path).name.startswith(ODD_NAME)
+    assert first_stream(probe(Path(derived.path)), "audio")["codec_name"] == codec[1].removeprefix(
+        "lib"
+    )
     # ADTS packets carry a 7-byte header that MP4 keeps in its sample description instead.
     bsf = ("-bsf:a", "aac_adtstoasc") if suffix == ".aac" else ()
-    assert packet_hash(derived.path) == packet_hash(src, "a", *bsf)
+    assert packet_hash(Path(derived.path)) == packet_hash(src, "a", *bsf)
     assert derived.duration_s == pytest.approx(3.0, abs=0.1)
-    if derived.path.suffix == ".m4a":
-        assert_faststart(derived.path)
+    if Path(derived.path).suffix == ".m4a":
+        assert_faststart(Path(derived.path))
 
 
 @pytest.mark.parametrize(
@@ -186,11 +196,11 @@ def test_other_audio_is_encoded_to_opus(tmp_path, suffix, codec, channels):
     src = make_audio(tmp_path / f"{ODD_NAME}{suffix}", *codec)
     derived = derive_web(src, tmp_path)
     assert derived.reencoded is True
-    assert (derived.path.suffix, derived.mime) == (".opus", "audio/ogg")
-    audio = first_stream(probe(derived.path), "audio")
+    assert (Path(derived.path).suffix, derived.mime) == (".opus", "audio/ogg")
+    audio = first_stream(probe(Path(derived.path)), "audio")
     assert (audio["codec_name"], audio["channels"]) == ("opus", channels)
     assert derived.duration_s == pytest.approx(3.0, abs=0.1)
-    assert derived.path != src and src.exists()
+    assert Path(derived.path) != src and src.exists()
 
 
 @pytest.mark.slow
@@ -206,7 +216,7 @@ def test_other_audio_is_encoded_to_opus(tmp_path, suffix, codec, channels):
 def test_web_audio_loudness_policy(tmp_path, volume_db, expect):
     src = make_audio(tmp_path / "song.wav", "-c:a", "pcm_s16le", volume_db=volume_db)
     before = measure_loudness(src)
-    after = measure_loudness(derive_web(src, tmp_path / "out").path)
+    after = measure_loudness(Path(derive_web(src, tmp_path / "out").path))
     if expect == "kept":
         assert after.integrated_lufs == pytest.approx(before.integrated_lufs, abs=0.3)
     else:
@@ -226,17 +236,17 @@ def test_compliant_mp4_is_remuxed_with_faststart(tmp_path):
     assert top_level_boxes(src).index("moov") > top_level_boxes(src).index("mdat")
     derived = derive_web(src, tmp_path / "out")
     assert (derived.reencoded, derived.mime) == (False, "video/mp4")
-    assert_faststart(derived.path)
-    assert packet_hash(derived.path, "v") == packet_hash(src, "v")
-    assert packet_hash(derived.path, "a") == packet_hash(src, "a")
+    assert_faststart(Path(derived.path))
+    assert packet_hash(Path(derived.path), "v") == packet_hash(src, "v")
+    assert packet_hash(Path(derived.path), "a") == packet_hash(src, "a")
 
 
 def test_compliant_mov_is_remuxed_into_mp4(tmp_path):
     src = make_video(tmp_path / "phone.mov", "640x360", *H264)
     derived = derive_web(src, tmp_path)
-    assert (derived.reencoded, derived.path.suffix) == (False, ".mp4")
-    assert "mp4" in probe(derived.path)["format"]["format_name"]
-    assert_faststart(derived.path)
+    assert (derived.reencoded, Path(derived.path).suffix) == (False, ".mp4")
+    assert "mp4" in probe(Path(derived.path))["format"]["format_name"]
+    assert_faststart(Path(derived.path))
 
 
 @pytest.mark.slow
@@ -255,12 +265,12 @@ def test_other_video_is_encoded_to_h264(tmp_path, size, codec, expected):
     src = make_video(tmp_path / f"{ODD_NAME}.mkv", size, *codec)
     derived = derive_web(src, tmp_path / "out")
     assert derived.reencoded is True
-    info = probe(derived.path)
+    info = probe(Path(derived.path))
     video = first_stream(info, "video")
     assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("h264", "High", "yuv420p")
     assert (video["width"], video["height"]) == expected
     assert first_stream(info, "audio")["codec_name"] == "aac"
-    assert_faststart(derived.path)
+    assert_faststart(Path(derived.path))
     assert derived.duration_s == pytest.approx(float(VIDEO_SECONDS), abs=0.15)
 
 
@@ -273,18 +283,18 @@ def test_rotated_phone_video_comes_out_upright(tmp_path):
     assert rotation(first_stream(probe(src), "video")) in (90, 270)
     derived = derive_web(src, tmp_path / "out")
     assert derived.reencoded is True
-    video = first_stream(probe(derived.path), "video")
+    video = first_stream(probe(Path(derived.path)), "video")
     assert (video["width"], video["height"]) == (360, 640)
     assert rotation(video) == 0
     # The audio was compliant, so it was copied rather than encoded again.
-    assert packet_hash(derived.path, "a") == packet_hash(src, "a")
+    assert packet_hash(Path(derived.path), "a") == packet_hash(src, "a")
 
 
 @pytest.mark.slow
 def test_silent_video_gets_a_video_only_copy(tmp_path):
     src = make_video(tmp_path / "silent.mp4", "640x360", "-c:v", "mpeg4", audio=("-an",))
     derived = derive_web(src, tmp_path)
-    assert first_stream(probe(derived.path), "audio") is None
+    assert first_stream(probe(Path(derived.path)), "audio") is None
     with pytest.raises(PipelineError, match="没有音轨.*no audio stream"):
         derive_loudspeaker(src, tmp_path)
 
@@ -312,22 +322,61 @@ def test_silent_video_gets_a_video_only_copy(tmp_path):
 def test_loudspeaker_copy_is_mastered(tmp_path, make):
     src = make(tmp_path)
     derived = derive_loudspeaker(src, tmp_path / "out")
-    assert (derived.reencoded, derived.mime, derived.path.suffix) == (True, "audio/mpeg", ".mp3")
-    audio = first_stream(probe(derived.path), "audio")
+    assert (derived.reencoded, derived.mime) == (True, "audio/mpeg")
+    assert_loudspeaker_spec(Path(derived.path))
+    assert derived.duration_s > 0.9
+
+
+def assert_loudspeaker_spec(path: Path) -> None:
+    """Mono 44.1 kHz MP3, −16 ± 1 LUFS, true peak ≤ −1 dBTP (ffmpeg's ebur128 on the file)."""
+    assert path.suffix == ".mp3"
+    audio = first_stream(probe(path), "audio")
     assert (audio["codec_name"], audio["channels"], audio["sample_rate"]) == ("mp3", 1, "44100")
-    level = measure_loudness(derived.path)
+    level = measure_loudness(path)
     assert level.integrated_lufs == pytest.approx(-16.0, abs=1.0)
     assert level.true_peak_dbtp <= -1.0
-    assert derived.duration_s > 0.9
+
+
+@pytest.mark.slow
+def test_hot_speech_goes_through_the_limiter_and_stays_on_target(tmp_path):
+    # Speech with peaks at −0.1 dBTP and a loudness near −18 LUFS: the peaks must be limited.
+    base = measure_loudness(speech(tmp_path / "base.wav", repeat=2))
+    src = speech(tmp_path / "hot.wav", repeat=2, gain_db=-0.1 - base.true_peak_dbtp)
+    assert measure_loudness(src).true_peak_dbtp > -0.5
+    assert_loudspeaker_spec(Path(derive_loudspeaker(src, tmp_path / "out").path))
+
+
+def band_levels(path: Path, freqs: tuple[float, ...], tmp_path: Path) -> list[float]:
+    """The level (dB) of each frequency in the decoded file's spectrum."""
+    samples, rate = decode_wav(path, tmp_path / "decoded.wav", sample_rate=44100)
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    bins = np.fft.rfftfreq(len(samples), 1 / rate)
+    return [
+        20 * np.log10(spectrum[(bins > f * 0.97) & (bins < f * 1.03)].max() + 1e-12) for f in freqs
+    ]
+
+
+@pytest.mark.slow
+def test_loudspeaker_copy_is_band_limited(tmp_path):
+    # Equal tones below, inside and above the horn's band: only the middle one gets through.
+    src = write_wav(
+        tmp_path / "bands.wav",
+        tone(60, 3000, amplitude=0.2) + tone(1000, 3000, amplitude=0.2)
+        + tone(3000, 3000, amplitude=0.2) + tone(12000, 3000, amplitude=0.2),
+    )  # fmt: skip
+    made = derive_loudspeaker(src, tmp_path / "out")
+    low, mid, high, above = band_levels(Path(made.path), (60, 1000, 3000, 12000), tmp_path)
+    assert abs(mid - high) < 3  # the band is flat
+    assert low < mid - 30 and above < mid - 30
 
 
 @pytest.mark.slow
 def test_loudspeaker_copy_of_a_loudspeaker_copy_is_not_reencoded(tmp_path):
     src = make_audio(tmp_path / "song.wav", "-c:a", "pcm_s16le")
     first = derive_loudspeaker(src, tmp_path / "first")
-    again = derive_loudspeaker(first.path, tmp_path / "again")
+    again = derive_loudspeaker(Path(first.path), tmp_path / "again")
     assert again.reencoded is False
-    assert packet_hash(again.path) == packet_hash(first.path)
+    assert packet_hash(Path(again.path)) == packet_hash(Path(first.path))
 
 
 # ---- bad input ------------------------------------------------------------------------
@@ -348,4 +397,84 @@ def test_unreadable_input_is_refused_naming_the_file(tmp_path, derive, content):
         src.write_bytes(content)
     with pytest.raises(PipelineError, match=r"媒体文件.*/ .*" + r"侗歌 大歌 \$\(x\)"):
         derive(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ---- all the copies from one decode (make_copies) -------------------------------------
+
+
+def catalogued(src: Path) -> SourceLevel:
+    """The level cataloguing stores for `src`: libav's ebur128, sample peak, no true peak."""
+    info = libav.probe_media(src)
+    found = libav.analyse(src, info.audio_duration_s)
+    return SourceLevel(found.integrated_lufs, found.loudness_range_lu, found.sample_peak_dbfs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["wav", "m4a", "mp3", "flac", "ogg", "opus", "mp4", "3gp"])
+def test_copies_take_two_ffmpeg_runs_and_meet_their_specs(tmp_path, fmt):
+    spec = FORMATS[fmt]
+    src = make_recording(tmp_path / f"{ODD_NAME}{spec.suffix}", fmt, 3.0, freq=440)
+    level = catalogued(src)
+    tools.CALLS.clear()
+    made = make_copies(src, tmp_path / "out", level=level)
+    # One run decodes the source for every copy, the poster and the true peak; one more
+    # finishes the loudspeaker copy. No ffprobe, no metering run.
+    assert tools.CALLS["ffmpeg"] <= 2 and tools.CALLS["ffprobe"] == 0
+    kinds = {f.kind: f for f in made.produced}
+    assert set(kinds) == {"web", "loudspeaker"} | ({"poster"} if spec.video_codec else set())
+    assert all(Path(f.path).stat().st_size for f in made.produced)
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    # The true peak metered in the run is what a metering of its own finds.
+    assert made.true_peak_dbtp == pytest.approx(measure_loudness(src).true_peak_dbtp, abs=0.05)
+    assert_loudspeaker_spec(Path(kinds["loudspeaker"].path))
+    for kind in ("web", "loudspeaker"):
+        written = duration_s(probe(Path(kinds[kind].path)))
+        assert kinds[kind].duration_s == pytest.approx(written, abs=0.1), kind
+        assert kinds[kind].duration_s == pytest.approx(3.0, abs=0.1), kind
+    assert kinds["web"].reencoded is (fmt in ("wav", "mp3", "flac", "ogg", "3gp"))
+
+
+@pytest.mark.slow
+def test_a_true_peak_above_the_plan_gets_the_web_copy_encoded_again(tmp_path):
+    src = speech(tmp_path / "speech.wav")  # peaks at 0 dBTP, about −18 LUFS
+    level = catalogued(src)
+    # As if the true peak stood 6 dB over the sample peak: the planned gain is too high.
+    told = replace(level, sample_peak_dbfs=level.sample_peak_dbfs - 6)
+    tools.CALLS.clear()
+    made = make_copies(src, tmp_path / "out", level=told)
+    assert tools.CALLS["ffmpeg"] == 3  # the decode run, the web copy again, the loudspeaker
+    web = next(f for f in made.produced if f.kind == "web")
+    assert measure_loudness(Path(web.path)).true_peak_dbtp <= -1.0
+
+
+@pytest.mark.slow
+def test_a_loudspeaker_format_mp3_at_another_level_is_mastered_after_all(tmp_path):
+    # A mono 44.1 kHz 64 kb/s MP3 (the profile's format) at about −9 LUFS, with a stale level
+    # that says it is at −16: the true peak metered in the run shows otherwise.
+    src = make_recording(tmp_path / "phone.mp3", "mp3", 3.0)
+    copies = derive_copies(src, tmp_path / "out", level=SourceLevel(-16.0, 0.0, -3.0), web=False)
+    (speaker,) = copies.made
+    assert speaker.reencoded is True
+    assert_loudspeaker_spec(Path(speaker.path))
+
+
+@pytest.mark.slow
+def test_rotated_phone_video_copies_come_out_upright(tmp_path):
+    plain = make_video(tmp_path / "plain.mp4", "640x360", *H264)
+    src = tmp_path / "rotated.mp4"
+    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(src))
+    made = make_copies(src, tmp_path / "out", level=catalogued(src))
+    # libav's probe has no display matrix; make_copies reads it from the first frame.
+    (stream,) = [s for s in made.probe["streams"] if s["codec_type"] == "video"]
+    assert rotation(stream) in (90, 270)
+    web = next(f for f in made.produced if f.kind == "web")
+    video = first_stream(probe(Path(web.path)), "video")
+    assert (web.reencoded, video["width"], video["height"], rotation(video)) == (True, 360, 640, 0)
+
+
+def test_silence_gets_no_loudspeaker_copy(tmp_path):
+    src = write_wav(tmp_path / "silence.wav", np.zeros(48000))
+    with pytest.raises(PipelineError, match="无声.*silent"):
+        derive_copies(src, tmp_path / "out", level=SourceLevel(-70.0, 0.0, None))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -5,6 +5,10 @@ Bad files are refused alike by both probes: tests/test_analysis.py runs its case
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from media_pipeline.errors import MediaError
@@ -65,7 +69,8 @@ def test_analysis_agrees_with_the_ffmpeg_program_and_the_signal(tmp_path, name):
     # MP3 adds up to a frame of padding at the end, which is silence too.
     assert ours.silence.trailing_s == pytest.approx(2.0, abs=0.05 if name != "mp3" else 0.08)
     assert ours.decoded_s == pytest.approx(info.audio_duration_s, abs=0.05)
-    assert len(ours.samples) == pytest.approx(ours.decoded_s * libav.RATE, abs=1)
+    assert ours.peaks.total == pytest.approx(ours.decoded_s * libav.RATE, abs=1)
+    assert len(ours.head) == ours.peaks.total  # all of it: shorter than the fingerprint's 120 s
 
 
 def test_silence_in_the_middle_is_not_leading_or_trailing(tmp_path):
@@ -105,3 +110,30 @@ def test_decode_mono_stops_where_asked(tmp_path):
     path = make_recording(tmp_path / "long.flac", "flac", 4.0)
     assert len(libav.decode_mono(path, seconds=1.5)) == pytest.approx(1.5 * libav.RATE, abs=2)
     assert len(libav.decode_mono(path)) == pytest.approx(4.0 * libav.RATE, abs=2)
+
+
+def test_analysis_keeps_only_the_fingerprints_head_and_fixed_bins(tmp_path):
+    path = make_recording(tmp_path / "long.flac", "flac", 4.0, lead_s=0.5)
+    found = libav.analyse(path, libav.probe_media(path).audio_duration_s, head_s=1.0)
+    assert len(found.head) == libav.RATE  # the first second only
+    assert found.peaks.total == pytest.approx(4.5 * libav.RATE, abs=2)  # all of it binned
+    assert found.decoded_s == pytest.approx(4.5, abs=0.01)
+    assert found.silence.leading_s == pytest.approx(0.5, abs=0.05)
+    assert np.abs(found.head[: libav.RATE // 4]).max() < 0.01  # it is the start: silence
+
+
+def test_silence_marks_keep_the_first_and_the_last_span_only():
+    spans: list = []
+    for i in range(1000):  # a long file of many pauses
+        libav._note_silence({"lavfi.silence_start": str(10 * i)}, spans)
+        libav._note_silence({"lavfi.silence_end": str(10 * i + 1)}, spans)
+    libav._note_silence({"lavfi.silence_start": "10000"}, spans)
+    assert spans == [(0.0, 1.0), (10000.0, None)]
+
+
+def test_a_name_in_any_bytes_is_read(tmp_path):
+    made = make_recording(tmp_path / "tone.mp3", "mp3", 1.0)
+    path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/\xb8\xe8.mp3"))  # GBK 歌
+    made.rename(path)
+    assert libav.probe_media(path).duration_s == pytest.approx(1.0, abs=0.1)
+    assert libav.analyse(path).decoded_s == pytest.approx(1.0, abs=0.1)

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 
 from media_pipeline import loudness, tools
+from media_pipeline.dsp import integrated_loudness
 from media_pipeline.errors import PipelineError, ToolFailed
 from media_pipeline.loudness import (
     Loudness,
+    Target,
     encoder_name,
+    master_many,
     measure_argv,
     measure_loudness,
     normalise,
@@ -256,3 +259,102 @@ def test_mastering_keeps_timing(tmp_path):
         ]
         for expected, got in zip(onsets_ms, found, strict=True):
             assert abs(got - expected) <= 5, (name, expected, got)
+
+
+# ------------------------------------------------------------------ several outputs at once
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", ["quiet", "hot", "40s"])
+def test_integrated_loudness_computed_here_agrees_with_ebur128(speech_inputs, clip):
+    samples, rate = media.read_wav(speech_inputs[clip])
+    assert integrated_loudness(samples, rate) == pytest.approx(
+        measure_loudness(speech_inputs[clip]).integrated_lufs, abs=0.1
+    )
+
+
+def test_integrated_loudness_of_a_tone_and_of_silence():
+    # BS.1770's calibration: a 1 kHz sine peaking at −20 dBFS reads −23.0 LUFS, at any rate.
+    for rate in (48000, 44100, 22050):
+        tone = media.tone(1000, 3000, amplitude=0.1, sample_rate=rate)
+        assert integrated_loudness(tone, rate) == pytest.approx(-23.0, abs=0.05)
+    assert integrated_loudness(media.silence(3000), 48000) == -70.0
+    assert integrated_loudness(media.tone(1000, 300), 48000) == -70.0  # shorter than a block
+
+
+def _targets(tmp_path: Path) -> list[Target]:
+    from media_pipeline.video import AUDIO_CODEC_ARGS
+
+    profiles = [
+        spec.target(tmp_path / f"{name}.{spec.extension}") for name, spec in PROFILES.items()
+    ]
+    return [*profiles, Target(tmp_path / "video.m4a", AUDIO_CODEC_ARGS, 48000, verify=False)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", ["quiet", "hot", "3s"])
+def test_master_many_meets_every_target_in_three_runs(tmp_path, speech_inputs, clip):
+    src = speech_inputs[clip]
+    samples, rate = media.read_wav(src)
+    targets = _targets(tmp_path)
+    tools.CALLS.clear()
+    made = master_many(src, targets, source_lufs=integrated_loudness(samples, rate))
+    # One run meters every chain, one writes every file, one meters the lossy files.
+    assert tools.CALLS["ffmpeg"] == 3
+    assert [m.path for m in made] == [t.path for t in targets]
+    for (name, spec), result in zip(PROFILES.items(), made, strict=False):
+        (stream,) = streams(probe(result.path), "audio")
+        assert (stream["codec_name"], int(stream["sample_rate"]), stream["channels"]) == (
+            *EXPECTED_FORMAT[name],
+            1,
+        )
+        # Measured independently of the value reported: decode and meter once more.
+        proc = tools.DEFAULT_TOOLS.ffmpeg(
+            "-i", str(result.path), "-af", "ebur128=peak=true", "-f", "null", "-"
+        )
+        measured = parse_ebur128_summary(proc.stderr.decode())
+        assert measured == result.loudness, name
+        assert abs(measured.integrated_lufs - spec.target_lufs) <= 1.0, name
+        assert measured.true_peak_dbtp <= spec.true_peak_dbtp, name
+        assert result.duration_s == pytest.approx(len(samples) / rate, abs=0.001)
+    video = made[-1]
+    assert video.loudness is None  # not verified: it shares the web and archive files' chain
+    (stream,) = streams(probe(video.path), "audio")
+    assert (stream["codec_name"], stream["sample_rate"]) == ("aac", "48000")
+    assert not list(tmp_path.glob(".*part*"))
+
+
+@pytest.mark.slow
+def test_master_many_measures_the_source_itself_when_not_told(tmp_path, speech_inputs):
+    loudness._measure_source_cached.cache_clear()
+    tools.CALLS.clear()
+    (made,) = master_many(speech_inputs["hot"], [PROFILES["archive"].target(tmp_path / "a.flac")])
+    assert tools.CALLS["ffmpeg"] == 3  # source meter, chain meter, render (metered in-pass)
+    assert abs(made.loudness.integrated_lufs + 16) <= 1.0 and made.loudness.true_peak_dbtp <= -1
+
+
+@pytest.mark.slow
+def test_master_many_corrects_an_unknown_encoder_alone(tmp_path, speech_inputs):
+    # libshine decodes ~1 dB louder than it was fed and is not in the encoder table: the
+    # verification sees it, and that output alone is rendered and verified once more.
+    src = speech_inputs["hot"]
+    shine = Target(tmp_path / "shine.mp3", ("-c:a", "libshine", "-b:a", "64k"), 48000)
+    archive = PROFILES["archive"].target(tmp_path / "a.flac")
+    samples, rate = media.read_wav(src)
+    tools.CALLS.clear()
+    made = master_many(src, [shine, archive], source_lufs=integrated_loudness(samples, rate))
+    assert tools.CALLS["ffmpeg"] == 3 + 2
+    for result in made:
+        assert abs(result.loudness.integrated_lufs + 16) <= 0.5
+        assert result.loudness.true_peak_dbtp <= -1.0
+
+
+def test_master_many_refuses_silence_and_missing_files(tmp_path):
+    quiet = media.write_wav(tmp_path / "quiet.wav", media.silence(3000))
+    target = PROFILES["web"].target(tmp_path / "out.opus")
+    with pytest.raises(PipelineError, match="silent"):
+        master_many(quiet, [target], source_lufs=-70.0)
+    with pytest.raises(PipelineError, match="nowhere.wav"):
+        master_many(tmp_path / "nowhere.wav", [target])
+    assert master_many(quiet, []) == []
+    assert not (tmp_path / "out.opus").exists()

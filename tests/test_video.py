@@ -22,11 +22,15 @@ from media_pipeline.video import (
     FRAME_MS,
     KEYFRAME_MAX_MS,
     REPEAT_MS,
+    Picture,
     TitleCard,
     _setpts_expr,
+    background_frame,
     build_render_argv,
+    build_renders_argv,
     frame_times,
     render_video,
+    render_videos,
     repeat_times,
 )
 from tests.media import ffmpeg, run
@@ -114,22 +118,34 @@ def test_build_render_argv_is_pure_and_complete():
         Path("/o/poster.jpg"),
         size=(720, 1280),
         changes=[0, 1500, 4000, 9960],
+        background=Path("/t/background.gbrp"),
     )
     assert argv == build_render_argv(
         Path("/a/narration.wav"), Path("/t/burn.ass"), Path("/o/clip.mp4"), Path("/o/poster.jpg"),
-        size=(720, 1280), changes=[0, 1500, 4000, 9960],
+        size=(720, 1280), changes=[0, 1500, 4000, 9960], background=Path("/t/background.gbrp"),
     )  # fmt: skip
     assert argv[0] != "ffmpeg"  # tools.ffmpeg adds the program and its quiet flags
     graph = argv[argv.index("-filter_complex") + 1]
-    assert "s=180x320" in argv[argv.index("-f") + 3]  # background computed at quarter size
-    assert "scale=720:1280" in graph
-    assert f"loop=loop={len(repeat_times([0, 1500, 4000, 9960])) - 1}" in graph
-    assert "setpts=between(N\\,0\\,5)*(trunc((N-0)*1500/6))+between(N\\,6\\,15)*" in graph
-    assert "ass=/t/burn.ass" in graph
-    assert "trim=end_frame=1" in graph
 
     def opt(name: str) -> str:
         return argv[argv.index(name) + 1]
+
+    # The background: one raw frame at quarter size, scaled up.
+    assert (opt("-f"), opt("-pix_fmt"), opt("-s")) == ("rawvideo", "gbrp", "180x320")
+    assert argv[argv.index("-s") + 2 : argv.index("-s") + 4] == ["-i", "/t/background.gbrp"]
+    assert "scale=720:1280" in graph
+    # One frame per change at the change's instant, drawn once by libass...
+    assert "loop=loop=3:size=1:start=0" in graph
+    assert "setpts=eq(N\\,1)*1500+eq(N\\,2)*4000+eq(N\\,3)*9960" in graph
+    assert "ass=/t/burn.ass" in graph
+    # ...then each picture repeated (6, 10 and 24 frames) and every frame moved to its instant.
+    # (`loop` counts its start from 1: start=7 loops the frame at index 6.)
+    repeats = ["loop=loop=5:size=1:start=1", "loop=loop=9:size=1:start=7",
+               "loop=loop=23:size=1:start=17"]  # fmt: skip
+    assert all(graph.index("ass=") < graph.index(r) for r in repeats)
+    assert len(repeat_times([0, 1500, 4000, 9960])) == 6 + 10 + 24 + 1
+    assert "setpts=between(N\\,0\\,5)*(trunc((N-0)*1500/6))+between(N\\,6\\,15)*" in graph
+    assert "trim=end_frame=1" in graph
 
     assert argv.index("/o/clip.mp4") < argv.index("/o/poster.jpg")
     assert opt("-c:v") == "libx264" and opt("-profile:v") == "high" and opt("-level:v") == "4.0"
@@ -142,10 +158,36 @@ def test_build_render_argv_is_pure_and_complete():
     assert opt("-q:v") == "2"  # JPEG poster quality
 
 
+def test_build_renders_argv_two_sizes_one_audio_copied():
+    pictures = [
+        Picture(size, Path(f"/t/{k}.ass"), Path(f"/t/{k}.gbrp"), Path(f"/o/{k}.mp4"),
+                Path(f"/o/{k}.jpg"))
+        for k, size in enumerate([(1280, 720), (720, 1280)])
+    ]  # fmt: skip
+    argv = build_renders_argv(Path("/a/audio.m4a"), pictures, changes=[0, 960], copy_audio=True)
+    assert argv.count("-i") == 3 and argv.count("/a/audio.m4a") == 1
+    assert argv.count("libx264") == 2 and "aac" not in argv
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "-c:a"] == ["copy", "copy"]
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "ass=/t/0.ass" in graph and "ass=/t/1.ass" in graph
+    assert "scale=1280:720" in graph and "scale=720:1280" in graph
+
+
 def test_build_render_argv_png_poster_has_no_jpeg_quality():
     argv = build_render_argv(Path("a.wav"), Path("b.ass"), Path("c.mp4"), Path("d.png"),
-                             size=(1280, 720), changes=[0, 960])  # fmt: skip
+                             size=(1280, 720), changes=[0, 960], background=Path("e.gbrp"))  # fmt: skip
     assert "-q:v" not in argv
+
+
+def test_background_frame():
+    """Indigo, lighter at the top, a faint diamond lattice; planes G, B, R at quarter size."""
+    import numpy as np
+
+    g, b, r = np.frombuffer(background_frame((1280, 720)), np.uint8).reshape(3, 180, 320)
+    assert (r[0, 0], g[0, 0], b[0, 0]) == (34, 40, 80)
+    assert (r[-1, 0], g[-1, 0], b[-1, 0]) == (20, 24, 50)
+    assert b[3, 3] == b[3, 4] + 7  # (3, 3) lies on the lattice (x + y ≡ 6 mod 12)
+    assert b.shape == (180, 320) and len(background_frame((720, 1280))) == 3 * 320 * 180
 
 
 def _top_level_boxes(path: Path) -> list[str]:
@@ -380,6 +422,39 @@ def test_chromium_plays_and_seeks(rendered, tmp_path):
     assert (in_cue["w"], in_cue["h"]) == result.size
     assert in_cue["time"] == pytest.approx(3.0) and in_cue["ready"] >= 2
     assert in_cue["white"] > 500 and in_gap["white"] == 0
+
+
+@pytest.mark.slow
+def test_render_videos_both_sizes_in_one_run_with_the_aac_copied(clip, tmp_path):
+    """As a clause renders: both sizes from one ffmpeg run, the AAC made once beforehand."""
+    from media_pipeline import tools
+    from media_pipeline.loudness import meter_files
+    from media_pipeline.video import AUDIO_CODEC_ARGS
+
+    wav, cues = clip
+    m4a = tmp_path / "audio.m4a"
+    ffmpeg("-i", str(wav), *AUDIO_CODEC_ARGS, str(m4a))
+    outputs = [(size, tmp_path / f"{w}.mp4", tmp_path / f"{w}.jpg") for w, size in
+               (("wide", (1280, 720)), ("tall", (720, 1280)))]  # fmt: skip
+    tools.CALLS.clear()
+    # The run also meters audio files handed to it (a clause's lossy files, in the render).
+    made = render_videos(m4a, cues, TITLE, outputs, duration_ms=6500, copy_audio=True, meter=[m4a])
+    assert tools.CALLS["ffmpeg"] == 1
+    assert made.metered == meter_files([m4a])
+    results = made.videos
+    (source_audio,) = streams(probe(m4a), "audio")
+    for (size, out, poster), result in zip(outputs, results, strict=True):
+        assert (result.path, result.poster, result.size) == (out, poster, size)
+        info = probe(out)
+        (video,) = streams(info, "video")
+        (audio,) = streams(info, "audio")
+        assert video_size(info) == size == video_size(probe(poster))
+        assert audio["codec_name"] == "aac" and audio["bit_rate"] == source_audio["bit_rate"]
+        assert abs(stream_duration_s(video) - 6.5) <= 0.1 and abs(duration_s(info) - 6.5) <= 0.1
+        packets = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                       "packet=pts", "-of", "csv=p=0", str(out)])  # fmt: skip
+        changes = frame_times(cues, TITLE.card_ms, 6500)
+        assert [int(p) for p in packets.stdout.decode().split()] == repeat_times(changes)
 
 
 def test_render_video_rejects_bad_input(tmp_path):

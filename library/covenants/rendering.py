@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -120,12 +121,17 @@ def _path(value: str | None) -> Path | None:
 
 
 def _render(
-    cache_dir: str, tools: Tools, item: tuple[int, ClauseJob], scratch: Path
+    cache_dir: str, tools: Tools, threads: int, item: tuple[int, ClauseJob], scratch: Path
 ) -> ClauseOutput:
     # Imported here so the parent process stays light when nothing needs rendering.
     from media_pipeline.render import render_clause
 
-    return render_clause(item[1], Path(cache_dir), scratch, tools)
+    return render_clause(item[1], Path(cache_dir), scratch, tools, threads=threads)
+
+
+def _threads(workers: int, items: int) -> int:
+    """Encoder threads for each clause: the cores shared among the clauses rendered at once."""
+    return max(1, (os.cpu_count() or 1) // max(1, min(workers, items)))
 
 
 def _record(
@@ -253,14 +259,23 @@ def _execute(
                 report.elsewhere.append(item[1].key)
                 if progress:
                     progress(item[1].key, "elsewhere")
+        claimed = [item for item in todo if _claim_key(item) in mine]
         run_items(
-            [item for item in todo if _claim_key(item) in mine],
-            functools.partial(_render, str(cache_dir), tools),
+            claimed,
+            functools.partial(_render, str(cache_dir), tools, _threads(workers, len(claimed))),
             finish,
             store=store,
             workers=workers,
             run=run,
+            prepare=_prepare_workers,
         )
+
+
+def _prepare_workers() -> None:
+    # Loaded once here and shared by the forked workers (jieba's dictionary alone is ~1 s).
+    from media_pipeline.render import prepare
+
+    prepare()
 
 
 def _claim_key(item: tuple[int, ClauseJob]) -> str:

@@ -62,8 +62,17 @@ def check_decoded(path: Path, decoded_s: float, duration_s: float | None) -> Non
         )
 
 
-def poster_argv(path: Path, out: Path, at_s: float, width: int, *, skip_black: bool) -> list[str]:
-    """ffmpeg arguments that write one JPEG frame of path's video from `at_s` on."""
+def poster_input_args(path: Path, at_s: float) -> list[str]:
+    """ffmpeg input arguments reading path's video from `at_s` on, for _POSTER_SEARCH_S."""
+    return [
+        "-ss", f"{at_s:.3f}", "-t", str(_POSTER_SEARCH_S), "-an", "-sn", "-dn",
+        "-i", media_url(path),
+    ]  # fmt: skip
+
+
+def poster_output_args(width: int, *, skip_black: bool, source: int = 0) -> list[str]:
+    """ffmpeg output arguments (the file's URL to follow) writing one JPEG frame of input
+    `source`, at most `width` wide."""
     scale = f"scale=w='min({width},iw)':h=-2"
     if skip_black:
         # signalstats measures each frame's mean luma; metadata passes only brighter frames.
@@ -74,10 +83,23 @@ def poster_argv(path: Path, out: Path, at_s: float, width: int, *, skip_black: b
     else:
         chain = scale
     return [
-        "-ss", f"{at_s:.3f}", "-t", str(_POSTER_SEARCH_S), "-an", "-sn", "-dn",
-        "-i", media_url(path), "-map", "0:v:0", "-vf", chain, "-frames:v", "1",
-        "-q:v", "3", "-update", "1", "-f", "image2", media_url(out),
+        "-map", f"{source}:v:0", "-vf", chain, "-frames:v", "1",
+        "-q:v", "3", "-update", "1", "-f", "image2",
     ]  # fmt: skip
+
+
+def poster_argv(path: Path, out: Path, at_s: float, width: int, *, skip_black: bool) -> list[str]:
+    """ffmpeg arguments that write one JPEG frame of path's video from `at_s` on."""
+    return [
+        *poster_input_args(path, at_s),
+        *poster_output_args(width, skip_black=skip_black),
+        media_url(out),
+    ]
+
+
+def poster_time_s(duration_s: float) -> float:
+    """Where a poster is looked for by default: 10% into the recording."""
+    return 0.1 * duration_s
 
 
 def poster_frame(
@@ -95,7 +117,9 @@ def poster_frame(
     """
     path, out = Path(path), Path(out)
     if at_s is None:
-        at_s = 0.1 * (duration_s if duration_s is not None else probe_media(path, tools).duration_s)
+        at_s = poster_time_s(
+            duration_s if duration_s is not None else probe_media(path, tools).duration_s
+        )
     with atomic_output(out) as tmp:
         for skip_black in (True, False):
             try:

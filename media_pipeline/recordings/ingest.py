@@ -2,8 +2,8 @@
 
 `analyse_recording` is what cataloguing needs and runs in-process through libav: probe,
 loudness, silence, waveform and fingerprint from one decode. `make_copies` is the encoding
-(web and loudspeaker copies, poster) with the ffmpeg and ffprobe programs; it takes far
-longer, so a scan can leave it for later.
+(web and loudspeaker copies, poster) with the ffmpeg program, from the loudness cataloguing
+measured; it takes far longer, so a scan can leave it for later.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MediaError, PipelineError, ToolMissing
 from ..files import MadeFile
 from ..tools import DEFAULT_TOOLS, Tools
 from .probe import StreamInfo
+
+if TYPE_CHECKING:
+    from .derive import SourceLevel
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,8 @@ class RecordingAnalysis:
 
 @dataclass(frozen=True)
 class RecordingCopies:
-    """The copies made from an original, with ffprobe's JSON and the true-peak metering."""
+    """The copies made from an original, the probe they were planned from, and the source's
+    loudness with its true peak, metered while they were made."""
 
     probe: dict
     integrated_lufs: float
@@ -68,9 +73,9 @@ def analyse_recording(src: Path, workdir: Path) -> RecordingAnalysis:
         raise MediaError(src, "not-media", "没有音轨，无法编目 / no audio stream to catalogue")
     found = libav.analyse(src, info.audio_duration_s)
     png, peaks = workdir / "waveform.png", workdir / "peaks.json"
-    write_waveform(found.samples, png, peaks, width=1200, height=160, peaks=1000, rate=libav.RATE)
+    write_waveform(found.peaks, png, peaks, width=1200, height=160, peaks=1000, rate=libav.RATE)
     try:
-        prints = fingerprint_samples(src, found.samples, info.duration_s).values
+        prints = fingerprint_samples(src, found.head, info.duration_s).values
     except ToolMissing:
         raise
     except PipelineError:
@@ -97,37 +102,65 @@ def analyse_recording(src: Path, workdir: Path) -> RecordingAnalysis:
     )
 
 
-def make_copies(src: Path, workdir: Path, tools: Tools = DEFAULT_TOOLS) -> RecordingCopies:
+def make_copies(
+    src: Path,
+    workdir: Path,
+    tools: Tools = DEFAULT_TOOLS,
+    *,
+    level: SourceLevel | None = None,
+    threads: int = 0,
+    loudspeaker: bool = True,
+) -> RecordingCopies:
     """The `web` and `loudspeaker` copies of `src` (and a poster for video) in `workdir`.
 
     The slow half of ingest (encoding), run after cataloguing or by a later
-    `kuanyue catalogue copies`. ffprobe's JSON replaces the catalogue's libav reading, and
-    the true peak is metered here (ebur128 with 4× oversampling).
+    `kuanyue catalogue copies`. `level` is the loudness cataloguing measured (pass it: it
+    spares a metering run). The probe is read again in-process (libav, with the rotation of
+    a video, which the catalogue's reading lacks), and one ffmpeg run decodes the source once
+    for every copy, the poster and the true peak (ebur128, 4× oversampled); a second, short
+    run finishes the loudspeaker copy (derive.py). `threads` caps each ffmpeg's threads.
+    `loudspeaker=False` makes no loudspeaker copy (for what may never be broadcast).
     """
-    from ..loudness import measure_loudness
-    from .analysis import poster_frame
-    from .derive import derive_loudspeaker, derive_web
-    from .probe import probe_media
+    from . import libav
+    from .derive import derive_copies, first_stream
 
     started = time.perf_counter()
     src, workdir = Path(src), Path(workdir)
-    info = probe_media(src, tools)
-    loudness = measure_loudness(src, tools)
-    produced = []
-    if info.is_video:
-        poster = workdir / "poster.jpg"
-        poster_frame(src, poster, duration_s=info.duration_s, tools=tools)
-        produced.append(MadeFile("poster", str(poster), "image/jpeg"))
-    for kind, make in (("web", derive_web), ("loudspeaker", derive_loudspeaker)):
-        copy = make(src, workdir, info=info.raw, loudness=loudness, tools=tools)
-        produced.append(
-            MadeFile(kind, str(copy.path), copy.mime, copy.duration_s, reencoded=copy.reencoded)
-        )
+    raw = libav.probe_media(src).raw
+    video = first_stream(raw, "video")
+    if video is not None:
+        raw = with_rotation(raw, video["index"], libav.video_rotation(src, video["index"]))
+    copies = derive_copies(
+        src,
+        workdir,
+        info=raw,
+        level=level,
+        loudspeaker=loudspeaker,
+        poster=workdir / "poster.jpg" if video is not None else None,
+        meter_source=True,
+        threads=threads,
+        tools=tools,
+    )
+    source = copies.source
+    assert source is not None  # metered: meter_source
     return RecordingCopies(
-        probe=info.raw,
-        integrated_lufs=loudness.integrated_lufs,
-        loudness_range_lu=loudness.loudness_range_lu,
-        true_peak_dbtp=loudness.true_peak_dbtp,
-        produced=tuple(produced),
+        probe=raw,
+        integrated_lufs=source.integrated_lufs,
+        loudness_range_lu=source.loudness_range_lu,
+        true_peak_dbtp=source.true_peak_dbtp,
+        produced=copies.made,
         seconds=time.perf_counter() - started,
     )
+
+
+def with_rotation(raw: dict, index: int, rotation: int) -> dict:
+    """A copy of probe JSON `raw` whose stream `index` carries `rotation` as ffprobe writes it."""
+    if not rotation:
+        return raw
+    streams = [
+        {**s, "side_data_list": [{"side_data_type": "Display Matrix", "rotation": rotation}]}
+        if s.get("index") == index
+        else s
+        for s in raw["streams"]
+    ]
+    return {**raw, "streams": streams}

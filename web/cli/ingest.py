@@ -143,6 +143,11 @@ def _copies_summary(report) -> None:  # noqa: ANN001
         f"{report.seconds:.1f} s"
         + ("（`catalogue copies --retry` 重试 / to retry）" if report.count(FAILED) else "")
     )
+    if report.elsewhere:
+        click.echo(
+            f"另有 {len(report.elsewhere)} 条录音的副本正由另一个进程制作 / another run is making"
+            f" the copies of {len(report.elsewhere)} recordings"
+        )
 
 
 def _after(result) -> None:  # noqa: ANN001
