@@ -229,7 +229,9 @@ def test_the_page_links_only_files_that_are_served(site):
 HIDDEN_FILES = [
     (key, kind)
     for key in HIDDEN
-    for kind in ("original", "web", "loudspeaker", "waveform", "peaks")
+    for kind in ("original", "web", "waveform", "peaks")
+    # A restricted recording is never broadcast, so it has no loudspeaker copy at all.
+    + (("loudspeaker",) if key != "restricted" else ())
     + (("poster",) if RECORDINGS[key][0] in ("mp4", "mov") else ())
 ]
 PUBLIC_SERVED = [
@@ -238,6 +240,10 @@ PUBLIC_SERVED = [
     for kind in ("web", "waveform", "peaks")
     + (("poster",) if RECORDINGS[key][0] in ("mp4", "mov") else ())
 ]
+
+
+def test_a_restricted_recording_gets_no_loudspeaker_copy(site):
+    assert "loudspeaker" not in site.files("restricted") and "web" in site.files("restricted")
 
 
 @pytest.mark.parametrize(
