@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,6 +79,43 @@ class Tools:
     ) -> subprocess.CompletedProcess[bytes]:
         """Run ffmpeg quietly with the given arguments (overwrite, no stdin)."""
         return self.run(["ffmpeg", "-hide_banner", "-nostdin", "-y", *args], timeout=timeout)
+
+    def ffmpeg_pipe(
+        self, first: Sequence[str], second: Sequence[str]
+    ) -> tuple[subprocess.CompletedProcess[bytes], subprocess.CompletedProcess[bytes]]:
+        """Run two ffmpegs at once, the first writing to `pipe:1` what the second reads from
+        `pipe:0` (two cores for work that one ffmpeg would do in one thread).
+
+        Raises ToolFailed carrying the stderr of the run that failed first.
+        """
+        program = self.binary("ffmpeg")
+        head = [program, "-hide_banner", "-nostdin", "-y", *map(str, first)]
+        tail = [program, "-hide_banner", "-nostdin", "-y", *map(str, second)]
+        CALLS["ffmpeg"] += 2
+        # The first's stderr goes to a file, so neither can block the other on a full pipe.
+        with tempfile.TemporaryFile() as first_err:
+            writer = subprocess.Popen(
+                head, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=first_err
+            )
+            try:
+                reader = subprocess.run(tail, stdin=writer.stdout, capture_output=True, check=False)
+            finally:
+                assert writer.stdout is not None
+                writer.stdout.close()
+                writer.wait()
+            first_err.seek(0)
+            written = subprocess.CompletedProcess(head, writer.returncode, b"", first_err.read())
+        failed = [(p, a) for p, a in ((written, head), (reader, tail)) if p.returncode != 0]
+        if failed:
+            # When one stops, the other fails too (a broken pipe, or a stream cut short):
+            # report the first whose error is not the pipe's.
+            proc, argv = next(
+                ((p, a) for p, a in failed if b"Broken pipe" not in p.stderr), failed[0]
+            )
+            raise ToolFailed(
+                ["ffmpeg", *argv[1:]], proc.returncode, proc.stderr.decode("utf-8", "replace")
+            )
+        return written, reader
 
 
 DEFAULT_TOOLS = Tools()

@@ -197,29 +197,12 @@ class Picture:
     poster: Path
 
 
-def build_renders_argv(
-    audio: Path,
-    pictures: Sequence[Picture],
-    *,
-    changes: Sequence[int],
-    repeat_ms: int = REPEAT_MS,
-    copy_audio: bool = False,
-    threads: int | None = None,
-    meter: Sequence[Path] = (),
-) -> list[str]:
-    """ffmpeg arguments (without the program name) that render every picture's video and poster.
-
-    `changes` are the instants (ms) at which the picture changes (see frame_times); each is an
-    IDR frame, and the repeats between them (see repeat_times) are P-frames of skip blocks.
-    `copy_audio`: the audio is already AAC made for these videos (AUDIO_CODEC_ARGS), copied.
-    `threads`: x264 threads per video (None: x264's default).
-    `meter`: audio files to meter in the same run (loudness.meter_inputs; read the results
-    with loudness.parse_meters).
-    """
-    x264_params = "cabac=1:8x8dct=1" + (f":threads={threads}" if threads else "")
+def _pictures(
+    pictures: Sequence[Picture], changes: Sequence[int], repeat_ms: int
+) -> list[tuple[ffmpeg.nodes.FilterableStream, ffmpeg.nodes.OutputStream]]:
+    """Per picture: its video stream (every frame at its instant) and its poster's output."""
     spans = _repeats(changes, repeat_ms)
-    sound = ffmpeg.input(str(audio)).audio
-    outputs = []
+    streams = []
     for picture in pictures:
         w, h = picture.size
         video = (
@@ -245,48 +228,48 @@ def build_renders_argv(
                 video = video.filter("loop", loop=n - 1, size=1, start=first + 1)
             first += n
         split = video.filter("setpts", _setpts_expr(changes, repeat_ms)).split()
-        audio_opts = {"c:a": "copy"} if copy_audio else _codec_options(AUDIO_CODEC_ARGS)
-        outputs.append(
-            ffmpeg.output(
-                split[0],
-                sound,
-                str(picture.out_mp4),
-                **{
-                    "c:v": "libx264",
-                    # ultrafast with CABAC and 8x8 transforms back on: High profile, and on
-                    # these frames both faster and smaller than veryfast (see the docstring).
-                    "preset": "ultrafast",
-                    "x264-params": x264_params,
-                    "tune": "stillimage",
-                    "qp": 20,  # constant QP: a repeat of an unchanged picture is all skip blocks
-                    # IDR frames at every change (a seek then decodes only repeats of one
-                    # picture) and at least every KEYFRAME_MAX_MS; the repeats are P-frames.
-                    "force_key_frames": ",".join(f"{t / 1000:.3f}" for t in changes),
-                    "forced-idr": 1,
-                    "g": max(1, KEYFRAME_MAX_MS // repeat_ms),
-                    "profile:v": "high",
-                    "level:v": "4.0",
-                    "fps_mode": "passthrough",
-                    # Millisecond timestamps end to end; otherwise the encoder inherits the
-                    # source's 1/25 s time base and moves every change onto a 40 ms grid.
-                    "enc_time_base:v": "1:1000",
-                    "video_track_timescale": 1000,
-                    "colorspace": "smpte170m",
-                    "color_primaries": "bt709",
-                    "color_trc": "bt709",
-                    "color_range": "tv",
-                    **audio_opts,
-                    "movflags": "+faststart",
-                },
-            )
-        )
         image_opts = {"q:v": 2} if picture.poster.suffix.lower() in (".jpg", ".jpeg") else {}
         # Only frame 0 (the title card) flows into the poster branch.
         still = split[1].trim(end_frame=1)
-        outputs.append(
-            ffmpeg.output(still, str(picture.poster), **{"frames:v": 1, "update": 1, **image_opts})
+        poster = ffmpeg.output(
+            still, str(picture.poster), **{"frames:v": 1, "update": 1, **image_opts}
         )
-    args = ffmpeg.merge_outputs(*outputs).get_args()
+        streams.append((split[0], poster))
+    return streams
+
+
+def _video_options(
+    changes: Sequence[int], repeat_ms: int, threads: int | None
+) -> dict[str, str | int]:
+    """x264 and timing options of every video stream (see the module docstring)."""
+    return {
+        "c:v": "libx264",
+        # ultrafast with CABAC and 8x8 transforms back on: High profile, and on these frames
+        # both faster and smaller than veryfast (see the docstring).
+        "preset": "ultrafast",
+        "x264-params": "cabac=1:8x8dct=1" + (f":threads={threads}" if threads else ""),
+        "tune": "stillimage",
+        "qp": 20,  # constant QP: a repeat of an unchanged picture is all skip blocks
+        # IDR frames at every change (a seek then decodes only repeats of one picture) and
+        # at least every KEYFRAME_MAX_MS; the repeats in between are P-frames.
+        "force_key_frames": ",".join(f"{t / 1000:.3f}" for t in changes),
+        "forced-idr": 1,
+        "g": max(1, KEYFRAME_MAX_MS // repeat_ms),
+        "profile:v": "high",
+        "level:v": "4.0",
+        "fps_mode": "passthrough",
+        # Millisecond timestamps end to end; otherwise the encoder inherits the source's
+        # 1/25 s time base and moves every change onto a 40 ms grid.
+        "enc_time_base:v": "1:1000",
+        "colorspace": "smpte170m",
+        "color_primaries": "bt709",
+        "color_trc": "bt709",
+        "color_range": "tv",
+    }
+
+
+def _with_meters(args: list[str], meter: Sequence[Path]) -> list[str]:
+    """`args` with `meter`'s files metered in the same run (loudness.meter_inputs)."""
     if not meter:
         return ["-v", "error", *args]
     # The meters print their summaries at info level.
@@ -305,28 +288,65 @@ def build_renders_argv(
     ]
 
 
-def build_render_argv(
+def build_renders_argv(
     audio: Path,
-    ass: Path,
-    out_mp4: Path,
-    poster: Path,
+    pictures: Sequence[Picture],
     *,
-    size: tuple[int, int],
     changes: Sequence[int],
-    background: Path,
     repeat_ms: int = REPEAT_MS,
-    copy_audio: bool = False,
+    threads: int | None = None,
+    meter: Sequence[Path] = (),
 ) -> list[str]:
-    """ffmpeg arguments (without the program name) that render one video and its poster."""
-    picture = Picture(size, ass, background, out_mp4, poster)
-    return build_renders_argv(
-        audio, [picture], changes=changes, repeat_ms=repeat_ms, copy_audio=copy_audio
-    )
+    """ffmpeg arguments (without the program name) that render every picture's video and
+    poster in one run, the audio (AAC made with AUDIO_CODEC_ARGS) copied into each video.
+
+    `changes` are the instants (ms) at which the picture changes (see frame_times); each is an
+    IDR frame, and the repeats between them (see repeat_times) are P-frames of skip blocks.
+    `threads`: x264 threads per video (None: x264's default).
+    `meter`: audio files to meter in the same run (loudness.meter_inputs; read the results
+    with loudness.parse_meters).
+    """
+    sound = ffmpeg.input(str(audio)).audio
+    outputs = []
+    options = _video_options(changes, repeat_ms, threads)
+    for picture, (video, poster) in zip(
+        pictures, _pictures(pictures, changes, repeat_ms), strict=True
+    ):
+        mp4 = {**options, "video_track_timescale": 1000, "c:a": "copy", "movflags": "+faststart"}
+        outputs += [ffmpeg.output(video, sound, str(picture.out_mp4), **mp4), poster]
+    return _with_meters(ffmpeg.merge_outputs(*outputs).get_args(), meter)
 
 
-def _codec_options(args: Sequence[str]) -> dict[str, str]:
-    """("-c:a", "aac", …) as ffmpeg-python output options {"c:a": "aac", …}."""
-    return {args[k].lstrip("-"): args[k + 1] for k in range(0, len(args), 2)}
+def build_piped_argvs(
+    audio: Path,
+    pictures: Sequence[Picture],
+    *,
+    changes: Sequence[int],
+    repeat_ms: int = REPEAT_MS,
+    threads: int | None = None,
+    meter: Sequence[Path] = (),
+) -> tuple[list[str], list[str]]:
+    """ffmpeg arguments of two runs that together render every picture's video and poster,
+    the audio encoded to AAC: run at once (Tools.ffmpeg_pipe), the first renders the videos
+    (and posters) and writes their streams to `pipe:1` as Matroska, while the second encodes
+    the audio and puts it beside each video stream in its MP4. One ffmpeg would encode the
+    AAC in the thread that feeds x264, one after the other; two use two cores.
+    """
+    options = _video_options(changes, repeat_ms, threads)
+    streams = _pictures(pictures, changes, repeat_ms)
+    videos = ffmpeg.output(*(v for v, _ in streams), "pipe:1", format="matroska", **options)
+    render = _with_meters(ffmpeg.merge_outputs(videos, *(p for _, p in streams)).get_args(), meter)
+    mux = [
+        "-v", "error", "-i", str(audio),
+        # The videos arrive as they are encoded: start at once, without probing the pipe.
+        "-probesize", "32", "-analyzeduration", "0", "-f", "matroska", "-i", "pipe:0",
+    ]  # fmt: skip
+    for k, picture in enumerate(pictures):
+        mux += [
+            "-map", f"1:v:{k}", "-map", "0:a:0", "-c:v", "copy", *AUDIO_CODEC_ARGS,
+            "-video_track_timescale", "1000", "-movflags", "+faststart", str(picture.out_mp4),
+        ]  # fmt: skip
+    return render, mux
 
 
 def audio_duration_ms(audio: Path, tools: Tools = DEFAULT_TOOLS) -> int:
@@ -389,10 +409,12 @@ def render_videos(
     meter: Sequence[Path] = (),
     tools: Tools = DEFAULT_TOOLS,
 ) -> VideoRun:
-    """Render one subtitled video and poster per (size, out_mp4, poster), in one ffmpeg run.
+    """Render one subtitled video and poster per (size, out_mp4, poster).
 
+    `copy_audio`: `audio` is AAC encoded with AUDIO_CODEC_ARGS (as loudness.master_many makes
+    it for a clause), copied into every video: one ffmpeg run. Otherwise the audio is encoded
+    by a second ffmpeg running beside the first (build_piped_argvs).
     `duration_ms`: the audio's length if the caller knows it (else read from the file).
-    `copy_audio`: `audio` is AAC encoded with AUDIO_CODEC_ARGS, copied into every video.
     `threads`: x264 threads per video (None: x264's default).
     `meter`: audio files to meter (decoded, true peak included) in the same run, saving a
     program start of their own: a clause's lossy audio files (loudness.master_many `meter`).
@@ -418,18 +440,19 @@ def render_videos(
             tmp_mp4 = stack.enter_context(atomic_output(out_mp4))
             tmp_poster = stack.enter_context(atomic_output(poster))
             pictures.append(Picture(size, ass, background, tmp_mp4, tmp_poster))
-        argv = build_renders_argv(
-            Path(audio),
-            pictures,
-            changes=changes,
-            copy_audio=copy_audio,
-            threads=threads,
-            meter=meter,
-        )
-        proc = tools.ffmpeg(*argv)
+        if copy_audio:
+            argv = build_renders_argv(
+                Path(audio), pictures, changes=changes, threads=threads, meter=meter
+            )
+            rendered = tools.ffmpeg(*argv)
+        else:
+            argvs = build_piped_argvs(
+                Path(audio), pictures, changes=changes, threads=threads, meter=meter
+            )
+            rendered, _ = tools.ffmpeg_pipe(*argvs)
     videos = [
         VideoResult(Path(out_mp4), Path(poster), duration_ms / 1000, size)
         for size, out_mp4, poster in outputs
     ]
-    metered = parse_meters(proc.stderr.decode("utf-8", "replace")) if meter else []
+    metered = parse_meters(rendered.stderr.decode("utf-8", "replace")) if meter else []
     return VideoRun(videos, metered)

@@ -26,7 +26,7 @@ from media_pipeline.video import (
     TitleCard,
     _setpts_expr,
     background_frame,
-    build_render_argv,
+    build_piped_argvs,
     build_renders_argv,
     frame_times,
     render_video,
@@ -110,29 +110,29 @@ def test_frame_times_rejects_too_short_audio():
         frame_times([], 0, FRAME_MS)
 
 
-def test_build_render_argv_is_pure_and_complete():
-    argv = build_render_argv(
-        Path("/a/narration.wav"),
-        Path("/t/burn.ass"),
-        Path("/o/clip.mp4"),
-        Path("/o/poster.jpg"),
-        size=(720, 1280),
-        changes=[0, 1500, 4000, 9960],
-        background=Path("/t/background.gbrp"),
+def test_build_piped_argvs_is_pure_and_complete():
+    """A render whose audio still needs encoding: the videos and posters from one ffmpeg,
+    written to a pipe as Matroska, the AAC encoded and muxed by a second one reading it."""
+    picture = Picture((720, 1280), Path("/t/burn.ass"), Path("/t/background.gbrp"),
+                      Path("/o/clip.mp4"), Path("/o/poster.jpg"))  # fmt: skip
+    render, mux = build_piped_argvs(
+        Path("/a/narration.wav"), [picture], changes=[0, 1500, 4000, 9960]
     )
-    assert argv == build_render_argv(
-        Path("/a/narration.wav"), Path("/t/burn.ass"), Path("/o/clip.mp4"), Path("/o/poster.jpg"),
-        size=(720, 1280), changes=[0, 1500, 4000, 9960], background=Path("/t/background.gbrp"),
-    )  # fmt: skip
-    assert argv[0] != "ffmpeg"  # tools.ffmpeg adds the program and its quiet flags
-    graph = argv[argv.index("-filter_complex") + 1]
+    assert (render, mux) == build_piped_argvs(
+        Path("/a/narration.wav"), [picture], changes=[0, 1500, 4000, 9960]
+    )
+    assert render[0] != "ffmpeg" and mux[0] != "ffmpeg"  # tools adds the program and its flags
+    graph = render[render.index("-filter_complex") + 1]
 
-    def opt(name: str) -> str:
+    def opt(argv: list[str], name: str) -> str:
         return argv[argv.index(name) + 1]
 
     # The background: one raw frame at quarter size, scaled up.
-    assert (opt("-f"), opt("-pix_fmt"), opt("-s")) == ("rawvideo", "gbrp", "180x320")
-    assert argv[argv.index("-s") + 2 : argv.index("-s") + 4] == ["-i", "/t/background.gbrp"]
+    assert (opt(render, "-f"), opt(render, "-pix_fmt"), opt(render, "-s")) == (
+        "rawvideo", "gbrp", "180x320",
+    )  # fmt: skip
+    assert render[render.index("-s") + 2 : render.index("-s") + 4] == ["-i", "/t/background.gbrp"]
+    assert "/a/narration.wav" not in render  # the audio is the second run's
     assert "scale=720:1280" in graph
     # One frame per change at the change's instant, drawn once by libass...
     assert "loop=loop=3:size=1:start=0" in graph
@@ -147,36 +147,37 @@ def test_build_render_argv_is_pure_and_complete():
     assert "setpts=between(N\\,0\\,5)*(trunc((N-0)*1500/6))+between(N\\,6\\,15)*" in graph
     assert "trim=end_frame=1" in graph
 
-    assert argv.index("/o/clip.mp4") < argv.index("/o/poster.jpg")
-    assert opt("-c:v") == "libx264" and opt("-profile:v") == "high" and opt("-level:v") == "4.0"
-    assert opt("-force_key_frames") == "0.000,1.500,4.000,9.960" and opt("-forced-idr") == "1"
-    assert int(opt("-g")) * REPEAT_MS <= KEYFRAME_MAX_MS
-    assert opt("-fps_mode") == "passthrough" and opt("-tune") == "stillimage"
-    assert opt("-qp") == "20"  # constant QP: repeats of an unchanged picture are all skip blocks
-    assert opt("-c:a") == "aac" and opt("-ar") == "48000" and opt("-b:a") == "96k"
-    assert opt("-movflags") == "+faststart"
-    assert opt("-q:v") == "2"  # JPEG poster quality
+    assert render.index("pipe:1") < render.index("/o/poster.jpg")
+    assert opt(render, "-c:v") == "libx264" and opt(render, "-profile:v") == "high"
+    assert opt(render, "-level:v") == "4.0"
+    assert opt(render, "-force_key_frames") == "0.000,1.500,4.000,9.960"
+    assert opt(render, "-forced-idr") == "1"
+    assert int(opt(render, "-g")) * REPEAT_MS <= KEYFRAME_MAX_MS
+    assert opt(render, "-fps_mode") == "passthrough" and opt(render, "-tune") == "stillimage"
+    assert opt(render, "-qp") == "20"  # constant QP: repeats of an unchanged picture are all skip
+    assert opt(render, "-q:v") == "2"  # JPEG poster quality
+
+    assert mux[mux.index("/a/narration.wav") - 1] == "-i" and opt(mux, "-f") == "matroska"
+    assert mux[mux.index("pipe:0") - 1] == "-i"
+    assert opt(mux, "-c:v") == "copy" and opt(mux, "-c:a") == "aac"
+    assert opt(mux, "-ar") == "48000" and opt(mux, "-b:a") == "96k"
+    assert opt(mux, "-movflags") == "+faststart" and mux[-1] == "/o/clip.mp4"
 
 
 def test_build_renders_argv_two_sizes_one_audio_copied():
     pictures = [
         Picture(size, Path(f"/t/{k}.ass"), Path(f"/t/{k}.gbrp"), Path(f"/o/{k}.mp4"),
-                Path(f"/o/{k}.jpg"))
+                Path(f"/o/{k}.png"))
         for k, size in enumerate([(1280, 720), (720, 1280)])
     ]  # fmt: skip
-    argv = build_renders_argv(Path("/a/audio.m4a"), pictures, changes=[0, 960], copy_audio=True)
+    argv = build_renders_argv(Path("/a/audio.m4a"), pictures, changes=[0, 960])
     assert argv.count("-i") == 3 and argv.count("/a/audio.m4a") == 1
     assert argv.count("libx264") == 2 and "aac" not in argv
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-c:a"] == ["copy", "copy"]
     graph = argv[argv.index("-filter_complex") + 1]
     assert "ass=/t/0.ass" in graph and "ass=/t/1.ass" in graph
     assert "scale=1280:720" in graph and "scale=720:1280" in graph
-
-
-def test_build_render_argv_png_poster_has_no_jpeg_quality():
-    argv = build_render_argv(Path("a.wav"), Path("b.ass"), Path("c.mp4"), Path("d.png"),
-                             size=(1280, 720), changes=[0, 960], background=Path("e.gbrp"))  # fmt: skip
-    assert "-q:v" not in argv
+    assert "-q:v" not in argv  # PNG posters: no JPEG quality
 
 
 def test_background_frame():
