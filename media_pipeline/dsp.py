@@ -30,7 +30,9 @@ def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
     frames = np.asarray(samples[: count * step], dtype=np.float32).reshape(count, step)
     spectrum = np.fft.rfft(frames, axis=1)
     power = spectrum.real**2 + spectrum.imag**2
-    energy = power @ _step_weights(step, sample_rate)  # Σ x² of each K-weighted step
+    # Σ x² of each K-weighted step. (Not `power @ weights`: BLAS would start threads that
+    # spin on other cores for a product this small.)
+    energy = (power * _step_weights(step, sample_rate)).sum(axis=1)
     blocks = np.convolve(energy, np.ones(4), "valid") / (4 * step)
     with np.errstate(divide="ignore"):
         levels = -0.691 + 10 * np.log10(blocks)

@@ -21,21 +21,22 @@ ffmpeg runs on espeak speech: loudspeaker 4, web 4, archive 3, video WAV 3 (+2 f
 correction). Nothing adds delay or changes length (decoded MP3/Opus durations match the
 source to < 1 ms), so subtitle cue times made from the narration hold for every copy.
 
-`master_many` makes every output of one clause narration the same way in three ffmpeg runs
-in all (each run starts 200 shared libraries, ~50 ms, before it reads a byte):
+`master_many` makes every output of one clause's narration the same way in three ffmpeg
+runs in all, where `master` would take four per output (each run spends ~70 ms loading 200
+shared libraries before it reads a byte):
 1. the source loudness comes from the caller, who holds the samples (dsp.integrated_loudness,
    BS.1770 in numpy: within ebur128's 0.1 LU display), else from one meter run;
 2. outputs that share shaping, format and aim share one chain ("branch"; web, archive and the
    video's AAC are one branch: one master, three encodes, limited to the lowest ceiling among
    them). ONE run renders every branch's chain at once (an `asplit` per branch) and writes
-   its samples, whose loudness is computed here (dsp.integrated_loudness);
+   its samples, whose loudness is computed here (dsp.integrated_loudness) → makeup gains;
 3. ONE run renders every branch and writes every file (one `asplit` per branch to its
    encoders), metering the lossless outputs in-pass. A branch with filters starts from its
    shaped signal, which the meter run wrote, so its filters run once. The limiter runs at
-   the sample rate (_MANY_OVERSAMPLE: see there), in both runs, so the render has exactly
-   the chain that was metered, plus the makeup gain;
-4. ONE run decodes and meters every lossy output that reports its loudness (or the caller's
-   next run does, `meter`: the clause's video run, saving a program start);
+   the sample rate (_MANY_OVERSAMPLE: see there), in both runs, so the render has the chain
+   that was metered, plus the makeup gain;
+4. ONE run decodes and meters (ebur128, true peak) every lossy output that reports its
+   loudness; or the caller's next run does (`meter`: a clause's video run), one start fewer;
 5. an output off target is corrected alone, as in `master` step 5.
 """
 

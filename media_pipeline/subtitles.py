@@ -91,7 +91,10 @@ def ass_time(ms: int) -> int:
 def _words(text: str) -> tuple[str, ...]:
     import jieba  # imported lazily: loading its dictionary takes about a second
 
+    from .jieba_dict import load_default_dictionary
+
     jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
+    load_default_dictionary()
 
     return tuple(jieba.lcut(text))
 

@@ -27,6 +27,7 @@ from pypinyin.constants import PHRASES_DICT
 from pypinyin.seg.mmseg import seg as pypinyin_seg
 
 from .hanzi import to_simplified
+from .jieba_dict import load_default_dictionary
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
@@ -73,6 +74,7 @@ def _load_vocabulary() -> None:
     load_phrases_dict(_PINYIN_OVERRIDES)
     # jieba announces loading its dictionary on stderr; that is noise in a progress bar.
     jieba.setLogLevel(logging.WARNING)
+    load_default_dictionary()  # before add_word, which would load it jieba's slower way
     for word in _JIEBA_WORDS:
         jieba.add_word(word)
 

@@ -13,9 +13,14 @@ millisecond) plus repeats of the current picture at least every REPEAT_MS, and a
 least every KEYFRAME_MAX_MS. With a constant QP (`-qp`) a repeat of an unchanged picture is
 all skip blocks (~40 bytes); CRF would spend kilobytes refining it. A closing frame 40 ms
 before the end makes the video track as long as the audio. The poster comes out of the same
-run (a `split` of frame 0). One ffmpeg process renders every size of a clause
-(`render_videos`), and the narration's AAC, encoded once beside the audio profiles
-(loudness.master_many), is copied into each, not encoded per video.
+run (a `split` of frame 0).
+
+Audio. A clause's AAC is encoded once, beside its audio profiles (loudness.master_many), and
+copied into every size, all rendered by one ffmpeg (`render_videos`, copy_audio), which also
+meters the clause's lossy audio files. Audio that still needs encoding (`render_video` of a
+WAV) is encoded by a second ffmpeg running beside the first, which sends it the videos
+through a pipe (build_piped_argvs): one ffmpeg encodes AAC in the thread that feeds x264,
+one after the other, and the AAC of 30 s costs about as much as the video.
 
 Why repeats: a "precise" seek (mpv's hr-seek, its default for --start; ffmpeg's accurate -ss)
 shows the first frame at or after the target. With one frame per change that was the NEXT
@@ -23,29 +28,37 @@ change's picture; with repeats it is at most REPEAT_MS late, i.e. the right pict
 change falls inside that window. Chromium seeks were always right.
 
 Measured on the shared 2-core dev machine (30 s, 8 cues, 1280×720; best of 3, wall time →
-multiple of real time; the machine was loaded by other jobs, so figures vary ±25 %):
+multiple of real time; earlier rows with the machine loaded by other jobs, ±25 %):
   moviepy: ImageClip + TextClip per cue + CompositeVideoClip, libx264    ~54 s  →  0.56×
   ffmpeg: color source at 25 fps + subtitles filter + libx264 default     4.9 s  →  6×
   changes only, all-intra, x264 ultrafast + CABAC + 8x8dct, AAC `fast`   0.58 s → 52× (old: bad seeks)
   + repeats every 500 ms, IDR every 2 s                                  0.74 s → 41×
   + repeats every 250 ms, IDR every 2 s (chosen)                         0.93 s → 32×
   + repeats every 200 ms / 100 ms / 40 ms (25 fps)           1.1 / 2.1 / 3.4 s → 26× / 14× / 9×
-  bench_render.py full run under load                                    1.33 s → 23×, 41× moviepy
+  2026-12-03, idle machine: that render (libass on every frame, geq)    0.60 s → 50× (moviepy 0.97×)
+  each picture drawn once, numpy background                             0.54 s → 55×
+  + the AAC encoded by a second ffmpeg beside it                        0.44 s → 67×
+  + an IDR at least every 4 s rather than 2 s (chosen)                  0.40 s → 74×, 77× moviepy
 Counted in instructions (valgrind) for a 26 s clause at 720p, 113 frames, before the change to
-one drawing per picture: x264 1.86 G (a repeat costs as much as a keyframe, ~14 M: x264 still
-analyses every macroblock before skipping it, and no x264 setting tried — stillimage, threads,
-CAVLC, B-frames — made repeats cheaper), `ass` blending into every frame 1.1 G, the `geq`
-background 0.28 G, AAC 1.9 G, program start 0.2 G. Drawing each picture once, the numpy
-background and one shared AAC leave x264 as most of the work. Earlier findings kept: AAC's
-`fast` coder is 3× quicker than `twoloop` on speech; ultrafast with CABAC and 8x8 transforms
-stays High profile; qp 20 (I-frames ≈ 17) gives worst-frame PSNR 51.5 dB against a lossless
-render (the old CRF 22 all-intra: 50.8 dB) in smaller files. setpts gets one term per change,
-not per frame, summed as a balanced tree: ffmpeg's parser rejects flat sums of >~100 terms.
-Fades and animations are avoided on purpose: they make every frame different.
+one drawing per picture: x264 1.86 G (a repeat costs 12 M, a keyframe 29 M: x264 still
+analyses every macroblock before skipping it, and no x264 setting tried — stillimage,
+threads, sliced threads, CAVLC, B-frames — made repeats cheaper), `ass` blending into every
+frame 1.1 G, the `geq` background 0.28 G, AAC 1.9 G, program start 0.2 G. Drawing each
+picture once, the numpy background and one AAC per clause leave x264 as most of the work.
+Keyframes at least every 4 s rather than 2 s saved 7 % of x264's work and 16 % of the bytes;
+P-frames instead of IDRs at the changes would save 11 % and 26 % more, at the cost of cue
+starts that a keyframe seek can land on. Earlier findings kept: AAC's `fast` coder is 3×
+quicker than `twoloop` on speech; ultrafast with CABAC and 8x8 transforms stays High profile
+(CAVLC is 15 % faster and 30 % larger); qp 20 (I-frames ≈ 17) gives worst-frame PSNR 51.5 dB
+against a lossless render (the old CRF 22 all-intra: 50.8 dB) in smaller files. setpts gets
+one term per change, not per frame, summed as a balanced tree: ffmpeg's parser rejects flat
+sums of >~100 terms. Fades and animations are avoided on purpose: they make every frame
+different.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import wave
 from collections.abc import Sequence
@@ -72,8 +85,10 @@ FRAME_MS = 40
 # hr-seek, ffmpeg's accurate -ss), which shows the first frame at or after the target, lands at
 # most this far after it: on the right picture unless a change falls inside that window.
 REPEAT_MS = 250
-# A keyframe at least this often (in time), so a seek between distant changes stays cheap.
-KEYFRAME_MAX_MS = 2000
+# A keyframe at least this often (in time), so a seek between distant changes stays cheap:
+# it decodes at most this long a run of repeats (all skip blocks: a few ms). 4 s rather than
+# 2 s: on the sample covenant the extra keyframes were 7 % of x264's work and 16 % of the bytes.
+KEYFRAME_MAX_MS = 4000
 
 # The narration's audio in the video: AAC-LC, 48 kHz. The `fast` coder is 3× quicker than
 # `twoloop` on speech. loudness.master_many encodes it with these arguments when it masters
@@ -415,7 +430,8 @@ def render_videos(
     it for a clause), copied into every video: one ffmpeg run. Otherwise the audio is encoded
     by a second ffmpeg running beside the first (build_piped_argvs).
     `duration_ms`: the audio's length if the caller knows it (else read from the file).
-    `threads`: x264 threads per video (None: x264's default).
+    `threads`: x264 threads per video (None: x264's default with copy_audio, else one core
+    fewer than the machine has, the other being the audio encoder's).
     `meter`: audio files to meter (decoded, true peak included) in the same run, saving a
     program start of their own: a clause's lossy audio files (loudness.master_many `meter`).
     """
@@ -446,6 +462,10 @@ def render_videos(
             )
             rendered = tools.ffmpeg(*argv)
         else:
+            if threads is None:
+                # A core for the audio encoder beside: on 2 cores x264 with one thread and the
+                # AAC with the other finish 4 % sooner than x264's own choice (3 threads).
+                threads = max(1, (os.cpu_count() or 1) - 1)
             argvs = build_piped_argvs(
                 Path(audio), pictures, changes=changes, threads=threads, meter=meter
             )

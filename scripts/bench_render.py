@@ -184,32 +184,46 @@ def _cpu_s() -> float:
 
 
 class StageClock:
-    """Wall and CPU time per stage; a program run is also counted under the stage running it."""
+    """Wall and CPU time per stage (programs it starts included), exclusive of the stages
+    called inside it, so the stages add up to the whole; a `part` (one kind of program run,
+    one step of a stage) is counted inclusively, and inside its stage as well."""
 
     def __init__(self) -> None:
         self.wall: collections.Counter[str] = collections.Counter()
         self.cpu: collections.Counter[str] = collections.Counter()
         self.calls: collections.Counter[str] = collections.Counter()
-        self.stack = ["(other)"]
+        self.parts: set[str] = set()
+        self._inner: list[list[float]] = []  # per open stage: wall and CPU of stages inside
 
     @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        self.stack.append(name)
+    def stage(self, name: str, *, part: bool = False) -> Iterator[None]:
         wall, cpu = time.perf_counter(), _cpu_s()
+        if part:
+            self.parts.add(name)
+        else:
+            self._inner.append([0.0, 0.0])
         try:
             yield
         finally:
-            self.wall[name] += time.perf_counter() - wall
-            self.cpu[name] += _cpu_s() - cpu
+            wall, cpu = time.perf_counter() - wall, _cpu_s() - cpu
             self.calls[name] += 1
-            self.stack.pop()
+            if part:
+                self.wall[name] += wall
+                self.cpu[name] += cpu
+            else:
+                inner_wall, inner_cpu = self._inner.pop()
+                self.wall[name] += wall - inner_wall
+                self.cpu[name] += cpu - inner_cpu
+                if self._inner:
+                    self._inner[-1][0] += wall
+                    self._inner[-1][1] += cpu
 
-    def wrap(self, owner: object, attr: str, name: str) -> None:
+    def wrap(self, owner: object, attr: str, name: str, *, part: bool = False) -> None:
         inner = getattr(owner, attr)
 
         @functools.wraps(inner)
         def timed(*args: object, **kwargs: object) -> object:
-            with self.stage(name):
+            with self.stage(name, part=part):
                 return inner(*args, **kwargs)
 
         setattr(owner, attr, timed)
@@ -247,27 +261,26 @@ def profile_stages(sample: Path) -> None:
 
     clock = StageClock()
     for attr, name in [
-        ("split_phrases", "text: phrases, spoken text"),
-        ("assemble_narration", "assemble narration (numpy; loudness)"),
-        ("master_many", "audio: master every profile + video AAC"),
+        ("split_phrases", "text: phrases and spoken text"),
+        ("assemble_narration", "narration: assembly, resampling, loudness"),
+        ("master_many", "audio: every profile and the videos' AAC"),
         ("build_cues", "subtitles"),
         ("write_subtitles", "subtitles"),
-        ("render_videos", "video: both sizes"),
+        ("render_videos", "video: both sizes, metering the lossy audio"),
     ]:
         clock.wrap(render, attr, name)
-    clock.wrap(SynthesisCache, "synthesize", "speech: synthesis (cache misses)")
-    for attr, name in [
-        ("_measure", "  ffmpeg: meter the source"),
-        ("_meter_chains", "  ffmpeg: meter every chain"),
-        ("_render_branches", "  ffmpeg: write every file"),
-        ("_verify_lossy", "  ffmpeg: meter the lossy files"),
-    ]:
-        clock.wrap(loudness, attr, name)
+    clock.wrap(SynthesisCache, "synthesize", "speech: synthesis, cache misses")
     clock.wrap(rendering, "_record", "store and record (parent)")
+    for attr, name in [
+        ("_measure", "ffmpeg: meter a source"),
+        ("_meter_chains", "ffmpeg: render every chain, to meter it"),
+        ("_render_branches", "ffmpeg: write every audio file"),
+    ]:
+        clock.wrap(loudness, attr, name, part=True)
     run = tools.Tools.run
 
     def counted(self: tools.Tools, argv: list[str], **kwargs: object) -> object:
-        with clock.stage(f"  every {argv[0]} run"):
+        with clock.stage(f"every {argv[0]} run", part=True):
             return run(self, argv, **kwargs)
 
     tools.Tools.run = counted  # type: ignore[method-assign]
@@ -289,10 +302,14 @@ def profile_stages(sample: Path) -> None:
         f"\nper-stage profile: {len(report.rendered)} clauses, {media:.0f} s of narration, in one"
         f" process: {wall:.2f} s wall, {cpu:.2f} s CPU (programs included)"
     )
-    print(f"  {'stage':46s} {'calls':>5s} {'wall s':>7s} {'CPU s':>7s} {'CPU %':>6s}")
-    for name in sorted(clock.cpu, key=lambda n: (n.startswith(" "), -clock.cpu[n])):
+    print(f"  {'stage':48s} {'calls':>5s} {'wall s':>7s} {'CPU s':>7s} {'CPU %':>6s}")
+    stages = sorted(clock.cpu, key=lambda n: (n in clock.parts, -clock.cpu[n]))
+    for name in stages:
+        if name in clock.parts and name == stages[len(stages) - len(clock.parts)]:
+            print("  of which:")
+        label = f"  {name}" if name in clock.parts else name
         print(
-            f"  {name[:46]:46s} {clock.calls[name]:5d} {clock.wall[name]:7.2f}"
+            f"  {label[:48]:48s} {clock.calls[name]:5d} {clock.wall[name]:7.2f}"
             f" {clock.cpu[name]:7.2f} {100 * clock.cpu[name] / cpu:5.1f}%"
         )
     print(

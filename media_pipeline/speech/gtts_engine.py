@@ -5,9 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import requests
-from gtts import gTTS, gTTSError
-
 from ..errors import EngineUnavailable
 from ..files import atomic_output
 from ..tools import DEFAULT_TOOLS, Tools
@@ -48,6 +45,11 @@ class GttsEngine(SpeechEngine):
 
     def synthesize(self, spoken: str, out_wav: Path) -> None:
         """Fetch the MP3 from Google and convert it to mono WAV."""
+        # Imported here: requests and gTTS take ~0.1 s to import, which a render with the
+        # offline engine (every clause's process, and the one that starts them) need not pay.
+        import requests
+        from gtts import gTTS, gTTSError
+
         spoken = require_text(spoken)
         self.tools.binary(
             "ffmpeg"
