@@ -111,7 +111,7 @@ def test_scan_later_then_copies_on_the_command_line(runner, tmp_path):
     assert made.exit_code == 0, made.output
     assert "✓ #1 a.wav" in made.output and "完成 done 1，失败 failed 0" in made.output
     show = runner.invoke("catalogue", "show", "1")
-    assert "copies waiting" not in show.output and "dBTP" in show.output
+    assert "copies waiting" not in show.output and "LUFS" in show.output
     assert "no copies are waiting" in runner.invoke("catalogue", "copies").output
 
 

@@ -14,11 +14,15 @@ from media_pipeline.errors import PipelineError
 from media_pipeline.loudness import Loudness, measure_loudness
 from media_pipeline.recordings import libav
 from media_pipeline.recordings.derive import (
+    CopiesRequest,
+    DerivedCopies,
     SourceLevel,
     derive_copies,
     derive_loudspeaker,
+    derive_many,
     derive_web,
     first_stream,
+    peak_may_decide,
     rotation,
     target_short_side,
     web_gain_db,
@@ -151,6 +155,23 @@ def test_web_gain_db(loudness, encoder, expected):
     assert web_gain_db(loudness, encoder) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(
+    ("level", "decides"),
+    [
+        # Opus's ceiling is −2 dBTP: peaks 3 dB over −6 dBFS stay under it.
+        pytest.param(SourceLevel(-25.0, 8.0, -6.0), False, id="quiet-peaks"),
+        pytest.param(SourceLevel(-25.0, 8.0, -4.0), True, id="peaks-near-the-ceiling"),
+        # A loud master is turned down 9 dB by the loudness cap: its peaks end far under.
+        pytest.param(SourceLevel(-5.0, 2.0, -0.5), False, id="capped-far-under"),
+        pytest.param(SourceLevel(-11.0, 2.0, -0.5), True, id="capped-not-far-enough"),
+        pytest.param(SourceLevel(-20.0, 8.0, None), True, id="no-peak-known"),
+        pytest.param(SourceLevel(-20.0, 8.0, -0.5, -0.2), False, id="true-peak-known"),
+    ],
+)
+def test_the_true_peak_is_metered_only_where_it_could_decide_the_gain(level, decides):
+    assert peak_may_decide(level, "libopus") is decides
+
+
 # ---- web audio ------------------------------------------------------------------------
 
 
@@ -161,6 +182,7 @@ def test_web_gain_db(loudness, encoder, expected):
         pytest.param(".aac", ("-c:a", "aac", "-b:a", "96k"), "audio/mp4", id="aac-adts"),
         pytest.param(".opus", ("-c:a", "libopus", "-b:a", "64k"), "audio/ogg", id="opus-ogg"),
         pytest.param(".webm", ("-c:a", "libopus", "-b:a", "64k"), "audio/ogg", id="opus-webm"),
+        pytest.param(".mp3", ("-c:a", "libmp3lame", "-b:a", "128k"), "audio/mpeg", id="mp3"),
     ],
 )
 def test_compliant_audio_is_remuxed_not_reencoded(tmp_path, suffix, codec, mime):
@@ -169,9 +191,8 @@ def test_compliant_audio_is_remuxed_not_reencoded(tmp_path, suffix, codec, mime)
     assert derived.reencoded is False
     assert derived.mime == mime
     assert Path(derived.path).name.startswith(ODD_NAME)
-    assert first_stream(probe(Path(derived.path)), "audio")["codec_name"] == codec[1].removeprefix(
-        "lib"
-    )
+    codec_name = {"libmp3lame": "mp3"}.get(codec[1], codec[1].removeprefix("lib"))
+    assert first_stream(probe(Path(derived.path)), "audio")["codec_name"] == codec_name
     # ADTS packets carry a 7-byte header that MP4 keeps in its sample description instead.
     bsf = ("-bsf:a", "aac_adtstoasc") if suffix == ".aac" else ()
     assert packet_hash(Path(derived.path)) == packet_hash(src, "a", *bsf)
@@ -185,7 +206,7 @@ def test_compliant_audio_is_remuxed_not_reencoded(tmp_path, suffix, codec, mime)
     [
         pytest.param(".wav", ("-c:a", "pcm_s16le"), 2, id="wav"),
         pytest.param(".flac", ("-c:a", "flac"), 2, id="flac"),
-        pytest.param(".mp3", ("-c:a", "libmp3lame", "-b:a", "128k"), 2, id="mp3"),
+        pytest.param(".mp3", ("-c:a", "libmp3lame", "-b:a", "192k"), 2, id="mp3-over-160k"),
         pytest.param(".ogg", ("-c:a", "libvorbis"), 2, id="vorbis-ogg"),
         pytest.param(".m4a", ("-c:a", "aac", "-b:a", "256k"), 2, id="aac-over-160k"),
         pytest.param(".wav", ("-c:a", "pcm_s16le", "-ac", "1"), 1, id="mono-stays-mono"),
@@ -418,32 +439,40 @@ def test_copies_take_two_ffmpeg_runs_and_meet_their_specs(tmp_path, fmt):
     level = catalogued(src)
     tools.CALLS.clear()
     made = make_copies(src, tmp_path / "out", level=level)
-    # One run decodes the source for every copy, the poster and the true peak; one more
-    # finishes the loudspeaker copy. No ffprobe, no metering run.
+    # One run decodes the source for every copy and the poster; one more finishes the
+    # loudspeaker copy. No ffprobe, no metering run.
     assert tools.CALLS["ffmpeg"] <= 2 and tools.CALLS["ffprobe"] == 0
     kinds = {f.kind: f for f in made.produced}
     assert set(kinds) == {"web", "loudspeaker"} | ({"poster"} if spec.video_codec else set())
     assert all(Path(f.path).stat().st_size for f in made.produced)
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
-    # The true peak metered in the run is what a metering of its own finds.
-    assert made.true_peak_dbtp == pytest.approx(measure_loudness(src).true_peak_dbtp, abs=0.05)
+    # These tones are capped at −14 LUFS far under the ceiling: their true peak cannot decide
+    # the web gain, and is not metered (that would cost a third of the run).
+    assert made.source is None
     assert_loudspeaker_spec(Path(kinds["loudspeaker"].path))
     for kind in ("web", "loudspeaker"):
         written = duration_s(probe(Path(kinds[kind].path)))
         assert kinds[kind].duration_s == pytest.approx(written, abs=0.1), kind
         assert kinds[kind].duration_s == pytest.approx(3.0, abs=0.1), kind
-    assert kinds["web"].reencoded is (fmt in ("wav", "mp3", "flac", "ogg", "3gp"))
+    assert kinds["web"].reencoded is (fmt in ("wav", "flac", "ogg", "3gp"))
 
 
 @pytest.mark.slow
 def test_a_true_peak_above_the_plan_gets_the_web_copy_encoded_again(tmp_path):
     src = speech(tmp_path / "speech.wav")  # peaks at 0 dBTP, about −18 LUFS
     level = catalogued(src)
-    # As if the true peak stood 6 dB over the sample peak: the planned gain is too high.
-    told = replace(level, sample_peak_dbfs=level.sample_peak_dbfs - 6)
+    # As if the true peak stood 2.5 dB over the sample peak (which, 3 dB short of the
+    # ceiling, could decide the gain): the planned gain is too high.
+    told = replace(level, sample_peak_dbfs=level.sample_peak_dbfs - 2.5)
+    assert peak_may_decide(told, "libopus")
     tools.CALLS.clear()
     made = make_copies(src, tmp_path / "out", level=told)
     assert tools.CALLS["ffmpeg"] == 3  # the decode run, the web copy again, the loudspeaker
+    # The true peak metered in the run is what a metering of its own finds.
+    assert made.source is not None
+    assert made.source.true_peak_dbtp == pytest.approx(
+        measure_loudness(src).true_peak_dbtp, abs=0.05
+    )
     web = next(f for f in made.produced if f.kind == "web")
     assert measure_loudness(Path(web.path)).true_peak_dbtp <= -1.0
 
@@ -478,3 +507,58 @@ def test_silence_gets_no_loudspeaker_copy(tmp_path):
     with pytest.raises(PipelineError, match="无声.*silent"):
         derive_copies(src, tmp_path / "out", level=SourceLevel(-70.0, 0.0, None))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ---- several sources in the same runs (derive_many) -----------------------------------
+
+
+def _request(src: Path, out: Path) -> CopiesRequest:
+    info = probe(src)
+    video = first_stream(info, "video") is not None
+    return CopiesRequest(
+        src, out, info, catalogued(src), poster=out / "poster.jpg" if video else None
+    )
+
+
+@pytest.mark.slow
+def test_many_sources_share_two_runs_and_fail_alone(tmp_path):
+    srcs = [
+        make_recording(tmp_path / f"{ODD_NAME}-{i}{FORMATS[fmt].suffix}", fmt, 3.0, freq=f)
+        for i, (fmt, f) in enumerate([("wav", 330), ("mp3", 440), ("3gp", 550)])
+    ]
+    requests = [_request(src, tmp_path / "out" / str(i)) for i, src in enumerate(srcs)]
+    tools.CALLS.clear()
+    results = derive_many(requests)
+    # One run decodes all three for every copy and the poster; one finishes the horns' MP3s.
+    assert tools.CALLS["ffmpeg"] == 2
+    assert all(isinstance(r, DerivedCopies) for r in results)
+    kinds = [[f.kind for f in r.made] for r in results]  # type: ignore[union-attr]
+    assert kinds == [["web", "loudspeaker"]] * 2 + [["poster", "web", "loudspeaker"]]
+    for result in results:
+        for made in result.made:  # type: ignore[union-attr]
+            assert Path(made.path).stat().st_size
+            if made.kind != "poster":
+                assert made.duration_s == pytest.approx(3.0, abs=0.1)
+                written = duration_s(probe(Path(made.path)))
+                assert made.duration_s == pytest.approx(written, abs=0.05)
+        assert_loudspeaker_spec(Path(result.made[-1].path))  # type: ignore[union-attr]
+
+    # Silence fails on its own (before any run); a source gone since it was probed makes the
+    # shared run fail, and is then run alone, as is each other source: each error in place.
+    silent = write_wav(tmp_path / "silence.wav", np.zeros(48000))
+    gone = tmp_path / "gone.mp3"
+    gone.write_bytes(srcs[1].read_bytes())
+    last = tmp_path / "again"
+    requests = [
+        _request(srcs[0], last / "0"),
+        CopiesRequest(silent, last / "1", level=SourceLevel(-70.0, 0.0, None)),
+        _request(gone, last / "2"),
+    ]
+    gone.unlink()
+    first, quiet, missing = derive_many(requests)
+    assert isinstance(first, DerivedCopies) and len(first.made) == 2
+    assert isinstance(quiet, PipelineError) and "silent" in str(quiet)
+    assert isinstance(missing, PipelineError) and "gone.mp3" in str(missing)
+    # Nothing half-made is left: only the first source's two copies.
+    left = sorted(p.name for p in last.rglob("*") if p.is_file())
+    assert left == sorted(Path(f.path).name for f in first.made)

@@ -6,17 +6,29 @@ streams are copied (no re-encode, so no generation loss and no time spent).
 
 One decode. `derive_copies` builds one ffmpeg command that reads the source once and writes
 every copy from it: the web copy (remuxed or encoded), the loudspeaker copy's shaped signal,
-the poster of a video, and an EBU R128 meter of the source (true peak 4× oversampled) on
-a branch of its own. The loudspeaker copy is finished by a second, short run (below); a
-correction, when one is needed, adds a run. Nothing is probed or metered apart from that:
-the caller passes the probe and the loudness cataloguing measured (`SourceLevel`), and the
-copies' durations come from ffmpeg's `-progress` report.
+the poster of a video, and, where a gain depends on it, an EBU R128 meter of the source
+(true peak 4× oversampled) on a branch of its own. The loudspeaker copy is finished by a
+second, short run (below); a correction, when one is needed, adds a run. Nothing is probed
+or metered apart from that: the caller passes the probe and the loudness cataloguing
+measured (`SourceLevel`), and the copies' durations are read from the files (libav).
 
-Web audio. AAC (MP4/M4A or ADTS) or Opus (Ogg/WebM/Matroska) at ≤ 160 kb/s and ≤ 2
-channels is remuxed: AAC into M4A with the index up front (`+faststart`), Opus into Ogg.
-Anything else (WAV, FLAC, MP3, Vorbis, AMR, …) is encoded to Ogg Opus at 64 kb/s, 48 kHz,
-mono or stereo as recorded (music, so stereo is kept; over two channels are downmixed).
-Opus, like the narration's web profile, so phones get one audio format (iOS 17+ in Safari).
+Several sources at once. `derive_many` puts many sources' work in the same two runs (each
+ffmpeg start spends ~70 ms resolving the symbols of 200 shared libraries, which is more than
+the copies of a short recording cost); every label and meter carries the source's tag. The
+audio is decoded by `amovie` filters inside the graph, not by `-i` inputs, which ffmpeg 5.1
+reads in a thread each when there are several, handing every packet over (see _Decode). A
+source's own failure (silence, a black video) fails only it; a shared run that fails is run
+again source by source, so each error names its file. Measured on the benchmark's 40
+recordings in one process (CPU seconds): 2 runs each with `-i` 24.6, with `amovie` 23.0,
+shared by 4 recordings on average 19.8. In-process encoding through PyAV was tried: its
+bundled LAME and Opus ran 2–3× slower than Debian's ffmpeg.
+
+Web audio. AAC (MP4/M4A or ADTS), Opus (Ogg/WebM/Matroska) or MP3 at ≤ 160 kb/s and ≤ 2
+channels is remuxed: AAC into M4A with the index up front (`+faststart`), Opus into Ogg, MP3
+as MP3 (every browser plays it; encoding it again would lose quality and take the longest
+part of its copies' time). Anything else (WAV, FLAC, Vorbis, AMR, …) is encoded to Ogg Opus
+at 64 kb/s, 48 kHz, mono or stereo as recorded (music, so stereo is kept; over two channels
+are downmixed). Opus, like the narration's web profile (iOS 17+ in Safari).
 
 Web loudness — a choice. Songs and drama keep their dynamics and their own level: no
 normalisation up to −16 LUFS (that would need a limiter or compressor on quiet field
@@ -27,8 +39,10 @@ YouTube and Spotify turn loud tracks down to at playback; browsers do no such th
 Quiet recordings are left as they are. A remuxed copy keeps the original's level: it is
 already lossy, so copying it adds no new clipping. Cataloguing measures the sample peak,
 not the true peak, so the gain plans for a true peak _TRUE_PEAK_ALLOWANCE_DB above the
-sample peak; the run meters the true peak, and the rare copy that needed more is encoded
-once more with the exact gain.
+sample peak. Where the peak could decide the gain (a sample peak within
+_TRUE_PEAK_WORST_DB of the ceiling, after the loudness cap's gain), the run meters the true
+peak, and the rare copy that needed more is encoded once more with the exact gain; else the
+true peak is not metered, as its 4× oversampling costs a third of such a run.
 
 Web video. H.264 High (yuv420p, CRF 23, x264 `veryfast`) + AAC in MP4 with `+faststart`.
 The short side becomes 720 if it is ≥ 720, else 480 — or the source's own size when that is
@@ -69,9 +83,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import re
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +98,6 @@ from ..loudness import (
     format_filters,
     measure_loudness,
     parse_ebur128_summary,
-    parse_out_time_s,
 )
 from ..profiles import PROFILES
 from ..tools import DEFAULT_TOOLS, Tools
@@ -101,6 +116,11 @@ MAX_COPY_AUDIO_KBPS = 160
 # while phones record 720p at 5–10 Mb/s.
 MAX_COPY_VIDEO_KBPS = 4000
 WEB_OPUS_KBPS = 64
+# libopus complexity (default 10). 7 is the lowest that keeps its tonality analysis (music or
+# speech, bandwidth, VBR boosts for tonal bands), where a song's quality lies; it encodes
+# 15 % faster than 10 (8–10 only search CELT's choices more finely), and Opus is the
+# largest part of a WAV's or FLAC's copies.
+WEB_OPUS_COMPLEXITY = 7
 WEB_AAC_KBPS = 128
 # Loud masters are turned down to this (see module doc); quiet ones are never raised.
 WEB_LOUDNESS_CAP_LUFS = -14.0
@@ -113,6 +133,9 @@ _MAX_FPS = 30.0
 # music at 44.1/48 kHz usually shows), and a web copy is encoded again only when the metered
 # true peak asks for a gain lower by more than _WEB_GAIN_TOLERANCE_DB.
 _TRUE_PEAK_ALLOWANCE_DB = 0.3
+# Music's true peak rarely exceeds its sample peak by 1 dB, heavily clipped masters by 3
+# (at 44.1 kHz); a sample peak this far under the ceiling cannot decide the gain.
+_TRUE_PEAK_WORST_DB = 3.0
 _WEB_GAIN_TOLERANCE_DB = 0.2
 # The loudspeaker copy is taken as is when it measures within this of the target (the
 # tolerance loudness.master keeps to), and its makeup is corrected when further off.
@@ -236,6 +259,8 @@ def _audio_copy_target(info: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]
         return ".m4a", "audio/mp4", ("-movflags", "+faststart")
     if codec == "opus" and (container == "ogg" or container.startswith("matroska")):
         return ".opus", "audio/ogg", ()
+    if codec == "mp3" and container == "mp3":
+        return ".mp3", "audio/mpeg", ()
     return None
 
 
@@ -276,26 +301,38 @@ def web_gain_db(loudness: Loudness, encoder: str) -> float:
     )
 
 
+def peak_may_decide(level: SourceLevel, encoder: str) -> bool:
+    """Whether the true peak, not known, could lower the web gain planned from the sample
+    peak: i.e. whether it is worth metering (see module doc)."""
+    if level.true_peak_dbtp is not None:
+        return False  # known: the gain is exact
+    if level.sample_peak_dbfs is None:
+        return True
+    worst = replace(level, true_peak_dbtp=level.sample_peak_dbfs + _TRUE_PEAK_WORST_DB)
+    return web_gain_db(worst.planned(), encoder) < web_gain_db(level.planned(), encoder)
+
+
 # ---- ffmpeg arguments -----------------------------------------------------------------
 
-# The source's loudness and true peak, metered on a branch of the decode run.
-SOURCE_METER = "ebur128@source=peak=true:framelog=verbose,anullsink"
 
-
-def _maps(info: dict[str, Any], *kinds: str) -> list[str]:
-    """`-map` arguments for the first stream of each kind that the source has."""
+def _maps(info: dict[str, Any], kinds: tuple[str, ...], source: int) -> list[str]:
+    """`-map` arguments for the first stream of each kind that input `source` has."""
     out = []
     for kind in kinds:
         stream = first_stream(info, kind)
         if stream is not None:
-            out += ["-map", f"0:{stream['index']}"]
+            out += ["-map", f"{source}:{stream['index']}"]
     return out
 
 
-def remux_args(info: dict[str, Any], kinds: tuple[str, ...], muxer: tuple[str, ...]) -> list[str]:
-    """Output arguments copying the first stream of each kind, metadata dropped."""
+def remux_args(
+    info: dict[str, Any], kinds: tuple[str, ...], muxer: tuple[str, ...], source: int = 0
+) -> list[str]:
+    """Output arguments copying the first stream of each kind of input `source`, metadata
+    dropped."""
     return [
-        *_maps(info, *kinds), "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1", *muxer,
+        *_maps(info, kinds, source), "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1",
+        *muxer,
     ]  # fmt: skip
 
 
@@ -311,6 +348,7 @@ def web_audio_args(info: dict[str, Any], source: str) -> list[str]:
     return [
         "-map", source, "-map_metadata", "-1", "-map_chapters", "-1", *channels,
         "-ar", "48000", "-c:a", "libopus", "-b:a", f"{WEB_OPUS_KBPS}k",
+        "-compression_level", str(WEB_OPUS_COMPLEXITY),
     ]  # fmt: skip
 
 
@@ -326,9 +364,9 @@ def web_video_filters(video: dict[str, Any]) -> list[str]:
     return [*filters, "format=yuv420p"]
 
 
-def web_video_args(info: dict[str, Any], audio_source: str | None) -> list[str]:
-    """Output arguments encoding the web MP4; its audio is encoded to AAC from filter label
-    `audio_source`, or copied when that is None."""
+def web_video_args(info: dict[str, Any], audio_source: str | None, source: int = 0) -> list[str]:
+    """Output arguments encoding the web MP4 of input `source`; its audio is encoded to AAC
+    from filter label `audio_source`, or copied when that is None."""
     video = first_stream(info, "video")
     if video is None:
         raise PipelineError("没有视频流 / no video stream")
@@ -336,14 +374,14 @@ def web_video_args(info: dict[str, Any], audio_source: str | None) -> list[str]:
     if audio is None:
         audio_args: list[str] = []
     elif audio_source is None:
-        audio_args = ["-map", f"0:{audio['index']}", "-c:a", "copy"]
+        audio_args = ["-map", f"{source}:{audio['index']}", "-c:a", "copy"]
     else:
         channels = min(int(audio.get("channels", 2)), 2)
         audio_args = [
             "-map", audio_source, "-ac", str(channels), "-c:a", "aac", "-b:a", f"{WEB_AAC_KBPS}k",
         ]  # fmt: skip
     return [
-        "-map", f"0:{video['index']}", *audio_args, "-map_metadata", "-1", "-map_chapters", "-1",
+        "-map", f"{source}:{video['index']}", *audio_args, "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", ",".join(web_video_filters(video)),
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
         "-movflags", "+faststart",
@@ -360,34 +398,6 @@ def loudspeaker_shaping(gain_db: float) -> list[str]:
         *profile.filters,
         f"aresample={profile.sample_rate}",
     ]
-
-
-def loudspeaker_finish_argv(
-    shaped: Path, out: Path, *, makeup_db: float, ceiling_dbtp: float | None, threads: int = 0
-) -> list[str]:
-    """Step 2: ffmpeg arguments reading the shaped float signal, applying the makeup gain and
-    (unless `ceiling_dbtp` is None) the oversampled limiter, metered, and encoding the MP3."""
-    profile = PROFILES["loudspeaker"]
-    rate = profile.sample_rate
-    chain = f"volume={makeup_db:.2f}dB"
-    if ceiling_dbtp is None:
-        graph = f"[0:a]{chain}[out]"
-    else:
-        # level=0: alimiter otherwise "auto-levels" its output up to the limit;
-        # latency=1 removes its 5 ms lookahead delay, so timing is unchanged.
-        limiter = f"alimiter=limit={ceiling_dbtp:.2f}dB:attack=5:release=80:level=0:latency=1"
-        up = f"aresample={_LIMITER_OVERSAMPLING * rate}"
-        graph = (
-            f"[0:a]{chain},{up},{limiter},aresample={rate},asplit[out][m];"
-            "[m]ebur128@output=peak=sample:framelog=verbose,anullsink"
-        )
-    threading = _threads(threads)
-    return [
-        "-nostats", "-progress", "pipe:1", *threading,
-        "-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", media_url(shaped),
-        "-filter_complex", graph, "-map", "[out]", "-map_metadata", "-1",
-        *profile.codec_args, *threading, media_url(out),
-    ]  # fmt: skip
 
 
 def meter_summary(stderr: str, name: str) -> Loudness:
@@ -407,45 +417,86 @@ def _threads(threads: int) -> list[str]:
     return ["-threads", str(threads)] if threads else []
 
 
-class _Command:
-    """One ffmpeg run being put together: the source as input 0, a filter graph fed by its
-    first audio stream (decoded once, split to every branch), more inputs, and outputs."""
+class _Run:
+    """One ffmpeg run being put together: inputs, one filter graph and outputs. Several
+    sources' work can share a run (derive_many); each source's labels carry its own tag."""
 
-    def __init__(self, src: Path, info: dict[str, Any], threads: int) -> None:
-        audio = first_stream(info, "audio")
-        self._audio = "" if audio is None else f"[0:{audio['index']}]"
-        self._threads = threads
-        self._inputs = [*_threads(threads), "-i", media_url(src)]
-        self._count = 1
-        self._taps: list[str] = []
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._inputs: list[str] = []
+        self._count = 0
+        self._graph: list[str] = []
+        self._first: list[str] = []
         self._outputs: list[str] = []
 
     def add_input(self, args: list[str]) -> int:
         """Add an input (its options, ending in `-i URL`); return its index."""
-        self._inputs += [*_threads(self._threads), *args]
+        self._inputs += [*_threads(self.threads), *args]
         self._count += 1
         return self._count - 1
+
+    def add_chains(self, chains: list[str]) -> None:
+        """Add filter chains (with their labels) to the run's graph."""
+        self._graph += chains
+
+    def output(self, args: list[str], out: Path, *, first: bool = False) -> None:
+        """Add an output: its arguments (maps, codecs, muxer options), written to `out`;
+        `first`: listed before the others."""
+        (self._first if first else self._outputs).extend(
+            [*args, *_threads(self.threads), media_url(out)]
+        )
+
+    def argv(self) -> list[str]:
+        n = str(self.threads)
+        threading = ["-filter_threads", n, "-filter_complex_threads", n] if self.threads else []
+        graph = ["-filter_complex", ";".join(self._graph)] if self._graph else []
+        return ["-nostats", *threading, *self._inputs, *graph, *self._first, *self._outputs]
+
+
+def movie_source(path: Path, stream: int, threads: int) -> str:
+    """An `amovie` filter reading stream `stream` of `path`, escaped for a filter graph."""
+    # Two levels: the option parser unescapes the value, the graph parser the whole filter.
+    value = re.sub(r"([\\':])", r"\\\1", media_url(path))
+    args = re.sub(r"([\\'\[\],;])", r"\\\1", f"filename={value}")
+    return f"amovie={args}:s={stream}:dec_threads={threads or 0}"
+
+
+class _Decode:
+    """A source's part of the decode run: an `amovie` filter that decodes its first audio
+    stream once, split to every branch when the part is closed, and an input (`-i`) only
+    for what copies or re-encodes its streams as they are.
+
+    Why `amovie` and not `-i`: in a run of several inputs ffmpeg 5.1 reads each input in a
+    thread of its own and hands every packet over to the main thread, which costs more
+    than the shared run saves (4 three-minute AAC files: 1.92 s of CPU in one run with
+    `-i`, 1.65 s in four runs, 1.53 s in one run with `amovie`)."""
+
+    def __init__(self, run: _Run, src: Path, info: dict[str, Any], tag: str) -> None:
+        self.run, self.src, self.tag = run, src, tag
+        self._input: int | None = None
+        self._audio = first_stream(info, "audio")
+        self._taps: list[str] = []
+
+    @property
+    def input(self) -> int:
+        """The source as an input of the run (added on first use)."""
+        if self._input is None:
+            self._input = self.run.add_input(["-i", media_url(self.src)])
+        return self._input
 
     def tap(self, chain: str) -> None:
         """Feed the decoded audio into `chain`: filters ending in an output label or a sink."""
         self._taps.append(chain)
 
-    def output(self, args: list[str], out: Path) -> None:
-        """Add an output: its arguments (maps, codecs, muxer options), written to `out`."""
-        self._outputs += [*args, *_threads(self._threads), media_url(out)]
-
-    def argv(self) -> list[str]:
-        graph = []
-        if self._taps:
-            pads = [f"[a{i}]" for i in range(len(self._taps))]
-            graph = [f"{self._audio}asplit={len(pads)}{''.join(pads)}"]
-            graph += [pad + chain for pad, chain in zip(pads, self._taps, strict=True)]
-        n = str(self._threads)
-        threading = ["-filter_threads", n, "-filter_complex_threads", n] if self._threads else []
-        return [
-            "-nostats", "-progress", "pipe:1", *threading, *self._inputs,
-            *(["-filter_complex", ";".join(graph)] if graph else []), *self._outputs,
-        ]  # fmt: skip
+    def close(self) -> None:
+        if not self._taps or self._audio is None:
+            return
+        pads = [f"[a{self.tag}_{i}]" for i in range(len(self._taps))]
+        source = movie_source(self.src, int(self._audio["index"]), self.run.threads)
+        self.run.add_chains(
+            [f"{source},asplit={len(pads)}{''.join(pads)}"]
+            + [pad + chain for pad, chain in zip(pads, self._taps, strict=True)]
+        )
 
 
 # ---- deriving -------------------------------------------------------------------------
@@ -481,6 +532,22 @@ def loudspeaker_level_matches(loudness: Loudness) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class CopiesRequest:
+    """What to make of one source: its web and/or loudspeaker copy in `out_dir`, a poster of
+    a video at `poster`. `info` (ffprobe's shape) and `level` are measured when not given;
+    `meter_source` asks for the source's true peak and loudness in the result."""
+
+    src: Path
+    out_dir: Path
+    info: dict | None = None
+    level: SourceLevel | None = None
+    web: bool = True
+    loudspeaker: bool = True
+    poster: Path | None = None
+    meter_source: bool = False
+
+
 def derive_copies(
     src: Path,
     out_dir: Path,
@@ -495,26 +562,96 @@ def derive_copies(
     tools: Tools = DEFAULT_TOOLS,
 ) -> DerivedCopies:
     """The web and/or loudspeaker copies of `src` in `out_dir`, and a poster of a video at
-    `poster`, from one decode (see module doc). Returns them poster, web, loudspeaker.
+    `poster`, from one decode (see module doc and CopiesRequest). Returns them poster, web,
+    loudspeaker. `threads` (0: ffmpeg's choice) caps the threads of each decoder, encoder
+    and filter graph."""
+    request = CopiesRequest(
+        Path(src), Path(out_dir), info, level, web, loudspeaker, poster, meter_source
+    )
+    (result,) = derive_many([request], threads=threads, tools=tools)
+    if isinstance(result, PipelineError):
+        raise result
+    return result
 
-    `info` is the source's probe in ffprobe's shape and `level` its loudness as already
-    measured; either is measured here when not given (ffprobe, ffmpeg's ebur128).
-    `meter_source` asks for the source's true peak (and loudness) in the result; it is
-    metered anyway when a gain was planned without it. `threads` (0: ffmpeg's choice) caps
-    the threads of each decoder, encoder and filter graph.
-    """
-    src, out_dir = Path(src), Path(out_dir)
-    info = info if info is not None else _probe(src, tools)
-    audio, video = first_stream(info, "audio"), first_stream(info, "video")
-    if audio is None and video is None:
-        raise PipelineError(f"没有音频或视频流：{src} / no audio or video stream in {src}")
-    if loudspeaker and audio is None:
-        raise PipelineError(f"没有音轨：{src} / no audio stream in {src}")
-    encoder = web_audio_encoder(info) if web else None
-    if level is None and (loudspeaker or encoder):
-        level = SourceLevel.metered(measure_loudness(src, tools))
-    job = _Job(src, out_dir, info, level, threads, tools)
-    return job.derive(web=web, loudspeaker=loudspeaker, poster=poster, meter=meter_source)
+
+def derive_many(
+    requests: Sequence[CopiesRequest], *, threads: int = 0, tools: Tools = DEFAULT_TOOLS
+) -> list[DerivedCopies | PipelineError]:
+    """Every request's copies (see derive_copies), in the same two ffmpeg runs for all of
+    them: each run spends ~70 ms loading ffmpeg's libraries, more than a short recording's
+    copies cost. A source that cannot be copied gets its error in its place; when it makes
+    a shared run fail, each source is run again alone."""
+    results: list[DerivedCopies | PipelineError | None] = [None] * len(requests)
+    jobs: list[tuple[int, _Job]] = []
+    for i, request in enumerate(requests):
+        try:
+            jobs.append((i, _Job.prepare(request, str(i), threads, tools)))
+        except PipelineError as exc:
+            results[i] = exc
+    try:
+        together = _derive_together([job for _i, job in jobs])
+    except PipelineError as exc:
+        if len(jobs) == 1:
+            together = [exc]  # alone: the failure is the source's own
+        else:
+            together = [
+                derive_many([requests[i]], threads=threads, tools=tools)[0] for i, _ in jobs
+            ]
+    for (i, _job), result in zip(jobs, together, strict=True):
+        results[i] = result
+    return [r for r in results if r is not None]
+
+
+def _derive_together(jobs: list[_Job]) -> list[DerivedCopies | PipelineError]:
+    """The decode run and the finishing run shared by `jobs`. A job's own failure after the
+    decode run is its result; a failure before, or of a shared run, is raised, every job's
+    files discarded (a job's part of a run is all or nothing, so planning is not split)."""
+    outcome: dict[int, DerivedCopies | PipelineError] = {}
+
+    def each(step: Callable[[_Job], DerivedCopies | None]) -> None:
+        for n, job in enumerate(jobs):
+            if n in outcome:
+                continue
+            try:
+                made = step(job)
+            except PipelineError as exc:
+                job.discard(exc)
+                outcome[n] = exc
+            else:
+                if made is not None:
+                    outcome[n] = made
+
+    if not jobs:
+        return []
+    tools, threads = jobs[0].tools, jobs[0].threads
+    try:
+        decode = _Run(threads)
+        for job in jobs:
+            job.plan(decode)
+        kinds = "、".join(dict.fromkeys(k for job in jobs for k in job.kinds())) or "poster"
+        stderr = _run_shared(decode, jobs, kinds, tools)
+        each(lambda job: job.after_decode(stderr))
+        finish = _Run(threads)
+        each(lambda job: job.plan_finish(finish))
+        if any(job.finishing for n, job in enumerate(jobs) if n not in outcome):
+            stderr = _run_shared(finish, jobs, "loudspeaker", tools)
+            each(lambda job: job.after_finish(stderr))
+        each(lambda job: job.complete())
+    except BaseException as exc:
+        for n, job in enumerate(jobs):
+            if n not in outcome:
+                job.discard(exc)
+        raise
+    return [outcome[n] for n in range(len(jobs))]
+
+
+def _run_shared(run: _Run, jobs: list[_Job], kind: str, tools: Tools) -> str:
+    """Run a shared ffmpeg; its stderr. A failure is the source's own when it is alone."""
+    try:
+        return tools.ffmpeg(*run.argv()).stderr.decode("utf-8", "replace")
+    except ToolFailed as exc:
+        src = jobs[0].src if len(jobs) == 1 else Path(f"{len(jobs)} sources")
+        raise _failed(src, kind, exc) from exc
 
 
 @dataclass
@@ -530,113 +667,186 @@ class _Web:
 
 
 class _Job:
-    """The work of one derive_copies call: the decode run, the runs that finish or correct
-    it, and the files made."""
+    """The work for one source: its part of the decode run, the runs that correct it (alone,
+    rarely), its part of the finishing run, and the files made (kept only when complete)."""
 
     def __init__(
-        self,
-        src: Path,
-        out_dir: Path,
-        info: dict[str, Any],
-        level: SourceLevel | None,
-        threads: int,
-        tools: Tools,
+        self, request: CopiesRequest, info: dict[str, Any], tag: str, threads: int, tools: Tools
     ) -> None:
-        self.src, self.out_dir, self.info, self.level = src, out_dir, info, level
-        self.threads, self.tools = threads, tools
+        self.src, self.out_dir, self.info = request.src, request.out_dir, info
+        self.level, self.tag, self.threads, self.tools = request.level, tag, threads, tools
+        self.request = request
+        self.stack = contextlib.ExitStack()
+        self.finishing: _Finish | None = None
+        self.made: list[MadeFile] = []
+        self.source: Loudness | None = None
 
-    def derive(
-        self, *, web: bool, loudspeaker: bool, poster: Path | None, meter: bool
-    ) -> DerivedCopies:
-        src, info, level = self.src, self.info, self.level
-        plan = self._plan_web() if web else None
-        profile = PROFILES["loudspeaker"]
-        speaker = self.out_dir / f"{src.stem}.loudspeaker.{profile.extension}"
-        remux_speaker = (
-            loudspeaker
+    @classmethod
+    def prepare(cls, request: CopiesRequest, tag: str, threads: int, tools: Tools) -> _Job:
+        """Check the request, probing and metering what it does not give."""
+        src = Path(request.src)
+        info = request.info if request.info is not None else _probe(src, tools)
+        audio, video = first_stream(info, "audio"), first_stream(info, "video")
+        if audio is None and video is None:
+            raise PipelineError(f"没有音频或视频流：{src} / no audio or video stream in {src}")
+        if request.loudspeaker and audio is None:
+            raise PipelineError(f"没有音轨：{src} / no audio stream in {src}")
+        job = cls(request, info, tag, threads, tools)
+        encoder = web_audio_encoder(info) if request.web else None
+        if request.level is None and (request.loudspeaker or encoder):
+            job.level = SourceLevel.metered(measure_loudness(src, tools))
+        if request.loudspeaker:
+            # Checked here, not while planning: a job's part of a shared run is all or nothing.
+            assert job.level is not None
+            _require_sound(job.level.integrated_lufs, src)
+        return job
+
+    def kinds(self) -> list[str]:
+        on = (("web", self.request.web), ("loudspeaker", self.request.loudspeaker))
+        return [kind for kind, wanted in on if wanted]
+
+    def plan(self, run: _Run) -> None:
+        """Add this source's decode, copies, poster and meters to the decode run."""
+        request, info, level, tag = self.request, self.info, self.level, self.tag
+        self.plan_web = self._plan_web() if request.web else None
+        self.remux_speaker = (
+            request.loudspeaker
             and level is not None
             and loudspeaker_format_matches(info)
             and loudspeaker_level_matches(level.planned())
         )
-        # Gains planned from the sample peak are checked against the true peak in the run.
+        # A gain planned from the sample peak is checked against the true peak in the run,
+        # where the true peak could decide it; so is a loudspeaker copy taken as it is.
         unsure = level is not None and level.true_peak_dbtp is None
-        meter = meter or (unsure and (bool(plan is not None and plan.encoder) or remux_speaker))
-        if first_stream(info, "video") is None:
-            poster = None
-        made: list[MadeFile] = []
-        with contextlib.ExitStack() as stack:
-            # Every output is written under a temporary name, renamed when all are done.
-            cmd = _Command(src, info, self.threads)
-            if meter:
-                cmd.tap(SOURCE_METER)
-            if poster is not None:
-                # The poster's output comes first: listed after the others, ffmpeg 5.1 goes
-                # on decoding the poster's input long after its one frame (measured on a
-                # 12 s clip: 0.36 s of CPU for the run instead of 0.11 s).
-                poster_tmp = stack.enter_context(atomic_output(poster))
-                at_s = poster_time_s(duration_s(info))
-                index = cmd.add_input(poster_input_args(src, at_s))
-                cmd.output(poster_output_args(1280, skip_black=True, source=index), poster_tmp)
-            if plan is not None:
-                web_tmp = stack.enter_context(atomic_output(plan.path))
-                self._add_web(cmd, plan, web_tmp)
-            if loudspeaker:
-                speaker_tmp = stack.enter_context(atomic_output(speaker))
-                shaped = stack.enter_context(_scratch_file(self.out_dir, src.stem, ".f32"))
-                if remux_speaker:
-                    cmd.output(remux_args(info, ("audio",), ()), speaker_tmp)
-                else:
-                    self._add_shaping(cmd, shaped)
-            kinds = [kind for kind, on in (("web", web), ("loudspeaker", loudspeaker)) if on]
-            proc = self._run(cmd, "、".join(kinds or ["poster"]))
-            stderr = proc.stderr.decode("utf-8", "replace")
-            seconds = _out_time(proc)
-            source = meter_summary(stderr, "source") if meter else None
+        plan = self.plan_web
+        self.check_web = bool(
+            level is not None and plan is not None and plan.encoder
+            and peak_may_decide(level, plan.encoder)
+        )  # fmt: skip
+        self.meter = request.meter_source or self.check_web or (unsure and self.remux_speaker)
+        self.poster = request.poster if first_stream(info, "video") is not None else None
+        part = _Decode(run, self.src, info, tag)
+        if self.meter:
+            # To a null output, not a sink in the graph: ffmpeg pulls frames from outputs,
+            # and a meter may be the only branch of an `amovie` (the copies being remuxed).
+            part.tap(f"ebur128@source{tag}=peak=true:framelog=verbose[meter{tag}]")
+            run.output(["-map", f"[meter{tag}]", "-f", "null"], Path(os.devnull))
+        if self.poster is not None:
+            # Posters' outputs come first: listed after the others, ffmpeg 5.1 goes on
+            # decoding a poster's input long after its one frame (measured on a 12 s
+            # clip: 0.36 s of CPU for the run instead of 0.11 s).
+            self.poster_tmp = self.stack.enter_context(atomic_output(self.poster))
+            self.poster_at_s = poster_time_s(duration_s(info))
+            index = run.add_input(poster_input_args(self.src, self.poster_at_s))
+            poster_args = poster_output_args(1280, skip_black=True, source=index)
+            run.output(poster_args, self.poster_tmp, first=True)
+        if plan is not None:
+            self.web_tmp = self.stack.enter_context(atomic_output(plan.path))
+            self._add_web(part, plan, self.web_tmp)
+        if request.loudspeaker:
+            profile = PROFILES["loudspeaker"]
+            self.speaker = self.out_dir / f"{self.src.stem}.loudspeaker.{profile.extension}"
+            self.speaker_tmp = self.stack.enter_context(atomic_output(self.speaker))
+            self.shaped = self.stack.enter_context(
+                _scratch_file(self.out_dir, self.src.stem, ".w64")
+            )
+            if self.remux_speaker:
+                run.output(remux_args(info, ("audio",), (), part.input), self.speaker_tmp)
+            else:
+                self._add_shaping(part, self.shaped)
+        part.close()
 
-            if poster is not None:
-                self._ensure_poster(poster_tmp, at_s)
-                made.append(MadeFile("poster", str(poster), "image/jpeg"))
-            if plan is not None:
-                web_s = seconds
-                if unsure and plan.encoder and source is not None:
-                    web_s = self._correct_web(plan, web_tmp, source) or seconds
-                made.append(
-                    MadeFile("web", str(plan.path), plan.mime, web_s, reencoded=plan.reencoded)
-                )
-            if loudspeaker:
-                if remux_speaker and source is not None and not loudspeaker_level_matches(source):
-                    # Metered, the source is not at the profile's level after all: master it
-                    # from the level just metered, in a run of its own.
-                    remux_speaker = False
-                    self.level = SourceLevel.metered(source)
-                    again = _Command(src, info, self.threads)
-                    self._add_shaping(again, shaped)
-                    stderr = self._run(again, "loudspeaker").stderr.decode("utf-8", "replace")
-                if not remux_speaker:
-                    shaped_level = meter_summary(stderr, "shaped")
-                    seconds = self._finish_speaker(shaped, speaker_tmp, shaped_level)
-                made.append(
-                    MadeFile(
-                        "loudspeaker",
-                        str(speaker),
-                        profile.mime,
-                        seconds,
-                        reencoded=not remux_speaker,
-                    )
-                )
-        return DerivedCopies(tuple(made), source)
+    def after_decode(self, stderr: str) -> None:
+        """Read this source's meters; make what the decode run could not (alone)."""
+        tag = self.tag
+        self.source = meter_summary(stderr, f"source{tag}") if self.meter else None
+        if self.poster is not None:
+            self._ensure_poster(self.poster_tmp, self.poster_at_s)
+            self.made.append(MadeFile("poster", str(self.poster), "image/jpeg"))
+        plan = self.plan_web
+        if plan is not None:
+            if self.check_web and self.source is not None:
+                self._correct_web(plan, self.web_tmp, self.source)
+            self.made.append(MadeFile("web", str(plan.path), plan.mime, reencoded=plan.reencoded))
+        if not self.request.loudspeaker:
+            return
+        if (
+            self.remux_speaker
+            and self.source is not None
+            and not loudspeaker_level_matches(self.source)
+        ):
+            # Metered, the source is not at the profile's level after all: master it from
+            # the level just metered, in a run of its own.
+            self.remux_speaker = False
+            self.level = SourceLevel.metered(self.source)
+            again = _Run(self.threads)
+            part = _Decode(again, self.src, self.info, tag)
+            self._add_shaping(part, self.shaped)
+            part.close()
+            stderr = self._run(again, "loudspeaker")
+        if not self.remux_speaker:
+            shaped = meter_summary(stderr, f"shaped{tag}")
+            _require_sound(shaped.integrated_lufs, self.src)
+            self.finishing = _Finish.plan(shaped)
 
-    def _correct_web(self, plan: _Web, out: Path, source: Loudness) -> float | None:
-        """Encode the web copy once more if its true peak, metered, asks for a lower gain
-        than was planned from the sample peak; return the new copy's duration if so."""
+    def plan_finish(self, run: _Run) -> None:
+        """Add the loudspeaker copy's finishing to the finishing run (see module doc)."""
+        if self.finishing is not None:
+            self.finishing.add_to(run, self.shaped, self.speaker_tmp, self.tag)
+
+    def after_finish(self, stderr: str) -> None:
+        """Correct the makeup once (alone) where the limiter took more than the tolerance."""
+        finishing = self.finishing
+        if finishing is None or finishing.ceiling_dbtp is None:
+            return
+        # The limiter lowers the loudness a little where it works.
+        error = _speaker_aim() - meter_summary(stderr, f"output{self.tag}").integrated_lufs
+        if abs(error) > _LOUDSPEAKER_TOLERANCE_LU:
+            finishing.makeup_db += error
+            again = _Run(self.threads)
+            finishing.add_to(again, self.shaped, self.speaker_tmp, self.tag)
+            self._run(again, "loudspeaker")
+
+    def complete(self) -> DerivedCopies:
+        """Keep the files made (renamed into place), with their durations as written."""
+        if self.request.loudspeaker:
+            self.made.append(
+                MadeFile(
+                    "loudspeaker",
+                    str(self.speaker),
+                    PROFILES["loudspeaker"].mime,
+                    reencoded=not self.remux_speaker,
+                )
+            )
+        durations = {}
+        if self.plan_web is not None:
+            durations["web"] = _written_s(self.web_tmp)
+        if self.request.loudspeaker:
+            durations["loudspeaker"] = _written_s(self.speaker_tmp)
+        made = [
+            replace(f, duration_s=durations[f.kind]) if f.kind in durations else f
+            for f in self.made
+        ]
+        self.stack.close()
+        return DerivedCopies(tuple(made), self.source)
+
+    def discard(self, exc: BaseException) -> None:
+        """Remove every file this job began (a job that failed, or a run interrupted)."""
+        self.stack.__exit__(type(exc), exc, exc.__traceback__)
+
+    def _correct_web(self, plan: _Web, out: Path, source: Loudness) -> None:
+        """Encode the web copy once more (alone) if its true peak, metered, asks for a lower
+        gain than was planned from the sample peak."""
         assert plan.encoder is not None
         exact = web_gain_db(source, plan.encoder)
         if exact >= plan.gain_db - _WEB_GAIN_TOLERANCE_DB:
-            return None
+            return
         plan.gain_db = exact
-        again = _Command(self.src, self.info, self.threads)
-        self._add_web(again, plan, out)
-        return _out_time(self._run(again, "web"))
+        again = _Run(self.threads)
+        part = _Decode(again, self.src, self.info, self.tag)
+        self._add_web(part, plan, out)
+        part.close()
+        self._run(again, "web")
 
     def _plan_web(self) -> _Web:
         src, info, out_dir = self.src, self.info, self.out_dir
@@ -658,61 +868,33 @@ class _Job:
             return _Web(out_dir / f"{src.stem}.web{ext}", mime, False, muxer)
         return _Web(out_dir / f"{src.stem}.web.opus", "audio/ogg", True, (), encoder, gain)
 
-    def _add_web(self, cmd: _Command, plan: _Web, out: Path) -> None:
-        info = self.info
+    def _add_web(self, part: _Decode, plan: _Web, out: Path) -> None:
+        info, run, n = self.info, part.run, part.input
         video = first_stream(info, "video") is not None
         if not plan.reencoded:
-            cmd.output(
-                remux_args(info, ("video", "audio") if video else ("audio",), plan.muxer), out
-            )
+            kinds = ("video", "audio") if video else ("audio",)
+            run.output(remux_args(info, kinds, plan.muxer, n), out)
             return
+        label = f"[web{self.tag}]"
         if plan.encoder:
-            cmd.tap(f"{gain_filter(plan.gain_db)}[web]")
+            part.tap(f"{gain_filter(plan.gain_db)}{label}")
         if video:
-            cmd.output(web_video_args(info, "[web]" if plan.encoder else None), out)
+            run.output(web_video_args(info, label if plan.encoder else None, n), out)
         else:
-            cmd.output(web_audio_args(info, "[web]"), out)
+            run.output(web_audio_args(info, label), out)
 
-    def _add_shaping(self, cmd: _Command, shaped: Path) -> None:
-        """Step 1 of the loudspeaker copy on a branch of `cmd` (see module doc)."""
+    def _add_shaping(self, part: _Decode, shaped: Path) -> None:
+        """Step 1 of the loudspeaker copy on a branch of the decode (see module doc)."""
         assert self.level is not None
         _require_sound(self.level.integrated_lufs, self.src)
         gain = _speaker_aim() - self.level.integrated_lufs
-        chain = ",".join(loudspeaker_shaping(gain))
-        cmd.tap(
-            f"{chain},asplit[shaped][m];[m]ebur128@shaped=peak=sample:framelog=verbose,anullsink"
+        chain, tag = ",".join(loudspeaker_shaping(gain)), self.tag
+        part.tap(
+            f"{chain},asplit[shaped{tag}][m{tag}];"
+            f"[m{tag}]ebur128@shaped{tag}=peak=sample:framelog=verbose,anullsink"
         )
-        cmd.output(["-map", "[shaped]", "-c:a", "pcm_f32le", "-f", "f32le"], shaped)
-
-    def _finish_speaker(self, shaped: Path, out: Path, level: Loudness) -> float:
-        """Step 2 of the loudspeaker copy (see module doc); returns its duration in seconds.
-
-        `level` is the shaped signal's loudness with its *sample* peak.
-        """
-        _require_sound(level.integrated_lufs, self.src)
-        aim = _speaker_aim()
-        profile = PROFILES["loudspeaker"]
-        ceiling = profile.true_peak_dbtp - _LIMIT_MARGIN_DB - _LAME_GAIN_DB
-        makeup = aim - level.integrated_lufs
-        # The limiter (and the meter after it) only where the peaks could reach the ceiling.
-        limit = level.true_peak_dbtp + makeup + _INTERSAMPLE_HEADROOM_DB > ceiling
-        for attempt in range(2):
-            argv = loudspeaker_finish_argv(
-                shaped, out, makeup_db=makeup, ceiling_dbtp=ceiling if limit else None,
-                threads=self.threads,
-            )  # fmt: skip
-            proc = self._run(argv, "loudspeaker")
-            if not limit:
-                break
-            # The limiter lowers the loudness a little where it works: correct once if needed.
-            error = (
-                aim
-                - meter_summary(proc.stderr.decode("utf-8", "replace"), "output").integrated_lufs
-            )
-            if attempt or abs(error) <= _LOUDSPEAKER_TOLERANCE_LU:
-                break
-            makeup += error
-        return _out_time(proc)
+        # Wave64: float samples with a header `amovie` reads, and sizes past 4 GB.
+        part.run.output(["-map", f"[shaped{tag}]", "-c:a", "pcm_f32le", "-f", "w64"], shaped)
 
     def _ensure_poster(self, tmp: Path, at_s: float) -> None:
         """Every frame searched was black (or none decoded): take the frame at `at_s` as it is."""
@@ -725,12 +907,61 @@ class _Job:
         if not (tmp.exists() and tmp.stat().st_size):
             raise MediaError(self.src, "corrupt", "没有可解码的画面 / no decodable video frame")
 
-    def _run(self, cmd: _Command | list[str], kind: str):  # noqa: ANN202
-        argv = cmd.argv() if isinstance(cmd, _Command) else cmd
+    def _run(self, run: _Run, kind: str) -> str:
         try:
-            return self.tools.ffmpeg(*argv)
+            return self.tools.ffmpeg(*run.argv()).stderr.decode("utf-8", "replace")
         except ToolFailed as exc:
             raise _failed(self.src, kind, exc) from exc
+
+
+@dataclass
+class _Finish:
+    """Step 2 of the loudspeaker copy: the makeup gain, and the limiter's ceiling when the
+    peaks could reach it (None: no limiter, the level is exact)."""
+
+    makeup_db: float
+    ceiling_dbtp: float | None
+
+    @classmethod
+    def plan(cls, shaped: Loudness) -> _Finish:
+        """From the shaped signal's loudness, with its *sample* peak."""
+        profile = PROFILES["loudspeaker"]
+        ceiling = profile.true_peak_dbtp - _LIMIT_MARGIN_DB - _LAME_GAIN_DB
+        makeup = _speaker_aim() - shaped.integrated_lufs
+        limit = shaped.true_peak_dbtp + makeup + _INTERSAMPLE_HEADROOM_DB > ceiling
+        return cls(makeup, ceiling if limit else None)
+
+    def add_to(self, run: _Run, shaped: Path, out: Path, tag: str) -> None:
+        """Read the shaped float signal, apply the makeup (and the oversampled limiter,
+        metered as `output<tag>`) and encode the MP3."""
+        profile = PROFILES["loudspeaker"]
+        rate = profile.sample_rate
+        chain = f"{movie_source(shaped, 0, run.threads)},volume={self.makeup_db:.2f}dB"
+        if self.ceiling_dbtp is None:
+            chains = [f"{chain}[out{tag}]"]
+        else:
+            # level=0: alimiter otherwise "auto-levels" its output up to the limit;
+            # latency=1 removes its 5 ms lookahead delay, so timing is unchanged.
+            limiter = (
+                f"alimiter=limit={self.ceiling_dbtp:.2f}dB:attack=5:release=80:level=0:latency=1"
+            )
+            up = f"aresample={_LIMITER_OVERSAMPLING * rate}"
+            chains = [
+                f"{chain},{up},{limiter},aresample={rate},asplit[out{tag}][o{tag}]",
+                f"[o{tag}]ebur128@output{tag}=peak=sample:framelog=verbose,anullsink",
+            ]
+        run.add_chains(chains)
+        run.output(["-map", f"[out{tag}]", "-map_metadata", "-1", *profile.codec_args], out)
+
+
+def _written_s(path: Path) -> float | None:
+    """A made file's duration as its container tells it (read in-process)."""
+    from .libav import probe_media
+
+    try:
+        return probe_media(path).duration_s
+    except PipelineError:
+        return None
 
 
 def _speaker_aim() -> float:
@@ -744,10 +975,6 @@ def _require_sound(integrated_lufs: float, src: Path) -> None:
         raise PipelineError(
             f"音频无声，无法标准化：{src} / audio is silent, cannot normalise: {src}"
         )
-
-
-def _out_time(proc: Any) -> float:
-    return parse_out_time_s(proc.stdout.decode("utf-8", "replace"))
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ measured; it takes far longer, so a scan can leave it for later.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from ..tools import DEFAULT_TOOLS, Tools
 from .probe import StreamInfo
 
 if TYPE_CHECKING:
+    from ..loudness import Loudness
     from .derive import SourceLevel
 
 
@@ -45,13 +47,11 @@ class RecordingAnalysis:
 @dataclass(frozen=True)
 class RecordingCopies:
     """The copies made from an original, the probe they were planned from, and the source's
-    loudness with its true peak, metered while they were made."""
+    loudness with its true peak when it was metered while they were made (else None)."""
 
     probe: dict
-    integrated_lufs: float
-    loudness_range_lu: float
-    true_peak_dbtp: float
     produced: tuple[MadeFile, ...]
+    source: Loudness | None = None
     seconds: float = 0.0
 
 
@@ -102,6 +102,17 @@ def analyse_recording(src: Path, workdir: Path) -> RecordingAnalysis:
     )
 
 
+@dataclass(frozen=True)
+class CopiesOf:
+    """An original whose copies are wanted in `workdir` (its own folder: a poster is
+    `poster.jpg` there), with the loudness cataloguing measured (else metered anew)."""
+
+    src: Path
+    workdir: Path
+    level: SourceLevel | None = None
+    loudspeaker: bool = True  # False for what may never be broadcast
+
+
 def make_copies(
     src: Path,
     workdir: Path,
@@ -114,43 +125,61 @@ def make_copies(
     """The `web` and `loudspeaker` copies of `src` (and a poster for video) in `workdir`.
 
     The slow half of ingest (encoding), run after cataloguing or by a later
-    `kuanyue catalogue copies`. `level` is the loudness cataloguing measured (pass it: it
-    spares a metering run). The probe is read again in-process (libav, with the rotation of
-    a video, which the catalogue's reading lacks), and one ffmpeg run decodes the source once
-    for every copy, the poster and the true peak (ebur128, 4× oversampled); a second, short
-    run finishes the loudspeaker copy (derive.py). `threads` caps each ffmpeg's threads.
-    `loudspeaker=False` makes no loudspeaker copy (for what may never be broadcast).
+    `kuanyue catalogue copies`; see make_many_copies. `level` is the loudness cataloguing
+    measured (pass it: it spares a metering run). `loudspeaker=False` makes no loudspeaker
+    copy (for what may never be broadcast).
+    """
+    (made,) = make_many_copies([CopiesOf(src, workdir, level, loudspeaker)], tools, threads=threads)
+    if isinstance(made, PipelineError):
+        raise made
+    return made
+
+
+def make_many_copies(
+    wanted: Sequence[CopiesOf], tools: Tools = DEFAULT_TOOLS, *, threads: int = 0
+) -> list[RecordingCopies | PipelineError]:
+    """The copies of several originals, each result (or error) in its place.
+
+    Each probe is read again in-process (libav, with the rotation of a video, which the
+    catalogue's reading lacks). One ffmpeg run decodes every source once for all their
+    copies and posters, and meters a true peak where a gain depends on it; a second, short
+    run finishes every loudspeaker copy (derive.derive_many). `threads` caps each ffmpeg's
+    threads.
     """
     from . import libav
-    from .derive import derive_copies, first_stream
+    from .derive import CopiesRequest, derive_many, first_stream
 
     started = time.perf_counter()
-    src, workdir = Path(src), Path(workdir)
-    raw = libav.probe_media(src).raw
-    video = first_stream(raw, "video")
-    if video is not None:
-        raw = with_rotation(raw, video["index"], libav.video_rotation(src, video["index"]))
-    copies = derive_copies(
-        src,
-        workdir,
-        info=raw,
-        level=level,
-        loudspeaker=loudspeaker,
-        poster=workdir / "poster.jpg" if video is not None else None,
-        meter_source=True,
-        threads=threads,
-        tools=tools,
-    )
-    source = copies.source
-    assert source is not None  # metered: meter_source
-    return RecordingCopies(
-        probe=raw,
-        integrated_lufs=source.integrated_lufs,
-        loudness_range_lu=source.loudness_range_lu,
-        true_peak_dbtp=source.true_peak_dbtp,
-        produced=copies.made,
-        seconds=time.perf_counter() - started,
-    )
+    results: list[RecordingCopies | PipelineError | None] = [None] * len(wanted)
+    probes: dict[int, dict] = {}
+    requests: list[CopiesRequest] = []
+    for i, item in enumerate(wanted):
+        src, workdir = Path(item.src), Path(item.workdir)
+        try:
+            raw = libav.probe_media(src).raw
+            video = first_stream(raw, "video")
+            if video is not None:
+                raw = with_rotation(raw, video["index"], libav.video_rotation(src, video["index"]))
+        except PipelineError as exc:
+            results[i] = exc
+            continue
+        probes[i] = raw
+        poster = workdir / "poster.jpg" if video is not None else None
+        requests.append(
+            CopiesRequest(
+                src, workdir, raw, item.level, loudspeaker=item.loudspeaker, poster=poster
+            )
+        )
+    derived = iter(derive_many(requests, threads=threads, tools=tools))
+    seconds = (time.perf_counter() - started) / max(1, len(wanted))
+    for i, raw in probes.items():
+        copies = next(derived)
+        results[i] = (
+            copies
+            if isinstance(copies, PipelineError)
+            else RecordingCopies(raw, copies.made, copies.source, seconds)
+        )
+    return [r for r in results if r is not None]
 
 
 def with_rotation(raw: dict, index: int, rotation: int) -> dict:
