@@ -13,20 +13,22 @@ from media_pipeline import tools
 from media_pipeline.errors import PipelineError
 from media_pipeline.loudness import Loudness, measure_loudness
 from media_pipeline.recordings import libav
-from media_pipeline.recordings.derive import (
-    CopiesRequest,
-    DerivedCopies,
+from media_pipeline.recordings.copy_rules import (
     SourceLevel,
-    derive_copies,
-    derive_loudspeaker,
-    derive_many,
-    derive_web,
     first_stream,
     peak_may_decide,
     rotation,
     target_short_side,
     web_gain_db,
     web_video_filters,
+)
+from media_pipeline.recordings.derive import (
+    CopiesRequest,
+    DerivedCopies,
+    derive_copies,
+    derive_loudspeaker,
+    derive_many,
+    derive_web,
 )
 from media_pipeline.recordings.ingest import make_copies
 from media_pipeline.recordings.probe import duration_s, probe

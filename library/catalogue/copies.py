@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from media_pipeline.errors import PipelineError
-from media_pipeline.recordings.derive import SourceLevel
+from media_pipeline.recordings.copy_rules import SourceLevel
 from media_pipeline.recordings.ingest import RecordingCopies
 from media_pipeline.tools import DEFAULT_TOOLS, Tools
 

@@ -21,7 +21,7 @@ from .probe import StreamInfo
 
 if TYPE_CHECKING:
     from ..loudness import Loudness
-    from .derive import SourceLevel
+    from .copy_rules import SourceLevel
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,8 @@ def make_many_copies(
     threads.
     """
     from . import libav
-    from .derive import CopiesRequest, derive_many, first_stream
+    from .copy_rules import first_stream
+    from .derive import CopiesRequest, derive_many
 
     started = time.perf_counter()
     results: list[RecordingCopies | PipelineError | None] = [None] * len(wanted)
