@@ -123,7 +123,8 @@ def clauses(parsed: ParsedCovenant) -> list[tuple[int, str, str]]:
         ),
         pytest.param(
             "一、消防安全\n1. 禁止下列行为：\n(1) 野外用火；\n(2) 私拉电线。\n2. 爱护河道。",
-            [(1, "1.", "禁止下列行为：(1) 野外用火；(2) 私拉电线。"), (2, "2.", "爱护河道。")],
+            # Sub-items keep their own lines: the narration pauses at each line's end.
+            [(1, "1.", "禁止下列行为：\n(1) 野外用火；\n(2) 私拉电线。"), (2, "2.", "爱护河道。")],
             id="nested-items-stay-in-clause",
         ),
         pytest.param(
@@ -216,7 +217,7 @@ def test_short_unnumbered_lines(text: str, first: str, second_section: str | Non
 
 def test_list_after_colon_is_not_a_section() -> None:
     parsed = parse_covenant("第一条 禁止下列行为：\n一、野外用火\n二、私拉电线\n第二条 爱护河道。")
-    assert parsed.clauses[0].text_zh == "禁止下列行为：一、野外用火二、私拉电线"
+    assert parsed.clauses[0].text_zh == "禁止下列行为：\n一、野外用火\n二、私拉电线"
     assert parsed.clauses[1].section is None
 
 
@@ -383,14 +384,19 @@ def test_yaml_duplicate_number() -> None:
     assert info.value.lines == (2, 4)
 
 
-def test_duplicate_clause_names_both_lines() -> None:
-    text = "第一条 甲。\n第二条 乙。\n\n第二条 丙。\n"
-    with pytest.raises(DuplicateClause) as info:
-        parse_covenant(text, source="dup.txt")
-    message = str(info.value)
-    assert message.startswith("dup.txt 第4行：条款编号 2（第二条）与第2行的第二条重复")
-    assert "dup.txt:4: clause number 2" in message
-    assert (info.value.number, info.value.lines) == (2, (2, 4))
+def test_repeated_clause_number_warns_naming_both_lines_and_keeps_both() -> None:
+    """A typed text repeats a number by a slip: refusing it would lose the village's text."""
+    text = "第一条 甲。\n第二条 乙。\n\n第二条 丙。\n第三条 丁。\n"
+    parsed = parse_covenant(text, source="dup.txt")
+    assert clauses(parsed) == [
+        (1, "第一条", "甲。"),
+        (2, "第二条", "乙。"),
+        (2, "第二条", "丙。"),
+        (3, "第三条", "丁。"),
+    ]
+    (warning,) = parsed.warnings
+    assert warning.startswith("dup.txt 第4行：条款编号 2（第二条）与第2行的第二条重复")
+    assert "dup.txt:4: clause number 2 (第二条) repeats the one on line 2; both are kept" in warning
 
 
 @pytest.mark.parametrize(
@@ -412,13 +418,23 @@ def test_item_gap_warns() -> None:
     assert any("条目编号不连续" in w for w in parsed.warnings)
 
 
-def test_no_clauses_found_lists_styles() -> None:
+def test_no_clauses_found_names_line_and_lists_styles() -> None:
     with pytest.raises(NoClausesFound) as info:
-        parse_covenant("这只是一段话。\n没有任何编号。", source="none.txt")
+        parse_covenant("某村村规民约\n这只是一段话。\n没有任何编号。", source="none.txt")
     message = str(info.value)
-    assert message.startswith("none.txt：找不到任何条款")
-    for style in ("第N条", "一、", "（一）", "Markdown", "YAML"):
+    assert message.startswith("none.txt 第2行：找不到任何条款 / none.txt:2: no clauses found\n")
+    assert info.value.line == 2
+    for style in ("第N条", "一、", "（一）", "Markdown", "YAML", "numbering styles tried"):
         assert style in message
+
+
+def test_no_clauses_found_names_the_reference_it_passed_over() -> None:
+    with pytest.raises(NoClausesFound) as info:
+        parse_covenant("前言。\n违者按本约第三条处理。", source="ref.txt")
+    message = str(info.value)
+    assert message.startswith("ref.txt 第2行：找不到任何条款：“第三条”不像条款的开头")
+    assert "ref.txt:2: no clauses found: “第三条” does not read as a clause start" in message
+    assert "已尝试的编号方式" in message
 
 
 def test_empty_text_and_unknown_format() -> None:
