@@ -1,18 +1,9 @@
-"""Subtitle cues from phrase timings, Chinese line breaking, and SRT / WebVTT / ASS output.
+"""Subtitle cues from phrase timings, and SRT / WebVTT / ASS output.
 
-Line width is counted the way the glyphs occupy the screen in Noto Sans CJK: every
-full-width, wide or East-Asian-ambiguous character (汉字, ，。《》, “”, …, ·) counts 1, every
-other character (ASCII letters, digits, half-width punctuation, spaces) counts 0.5, because
-Latin glyphs are about half as wide as a CJK square. So "2024年" is 3 wide, not 5.
-
-Lines break only between jieba words (with punctuation glued to the word it belongs to, so
-no line starts with closing or ends with opening punctuation); a single word wider than a
-line, or a phrase that cannot fit at word boundaries, falls back to breaking between
-characters. Among the breaks that fit, the fewest lines win, then the most balanced lines
-(smallest sum of squared widths), with a bonus for breaking after a comma, a penalty for
-ending a line on a particle such as 的 or 和, and a tie-break towards a longer bottom line.
-A phrase too long for one cue is cut at word boundaries into the fewest cues first; only
-when that is impossible are words split.
+Where lines and cues break is `media_pipeline.linebreak`'s work (jieba words with the
+covenant terms, 《titles》 whole, no particle or closing mark starting a line); this module
+gives each cue its time: a phrase's exact span, shared in proportion to the characters when
+a phrase needs more than one cue.
 
 ASS stores times in centiseconds, so every ASS event time is quantised by `ass_time`; the
 video renderer samples libass at exactly those instants.
@@ -20,12 +11,8 @@ video renderer samples libass at exactly those instants.
 
 from __future__ import annotations
 
-import logging
-import math
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,21 +20,15 @@ import pysubs2
 
 from .errors import SubtitleError
 from .files import atomic_output
+from .linebreak import CLOSING as CLOSING
+from .linebreak import OPENING as OPENING
+from .linebreak import char_width as char_width
+from .linebreak import cue_pieces, text_width
+from .linebreak import cue_text as cue_text
+from .linebreak import wrap_zh as wrap_zh
 
 if TYPE_CHECKING:  # video imports this module; only the type is needed here
     from .video import TitleCard
-
-CLOSING = set("，。、；：！？）》」』…,.;:!?)]}”’】〕〉·%")
-OPENING = set("（《「『“‘【〔〈([{")
-# Trailing punctuation that a subtitle drops; ？ ！ and closing quotes carry meaning.
-_DROP_TRAILING = "，。；：、,.;: \u3000"
-# A break right after a clause mark reads naturally. Costs are sums of squared line widths,
-# so a bonus of 20 accepts lines up to ~6 characters unequal (13 + 7 rather than 10 + 10)
-# to break at a comma; the enumeration comma 、 binds more tightly (~4 characters).
-_BREAK_BONUS = {"，": 20.0, "；": 20.0, "：": 20.0, ",": 20.0, ";": 20.0, ":": 20.0, "、": 8.0}
-# A line should not end on a particle, conjunction or preposition that binds to what follows.
-_DANGLING = set("的地得和与及或在把被对向从跟同")
-_DANGLING_PENALTY = 12.0
 
 # ASS colours are &HAABBGGRR (alpha 00 = opaque).
 _WHITE = pysubs2.Color(255, 255, 255)
@@ -70,168 +51,9 @@ class Cue:
     dong: str | None = None
 
 
-def char_width(ch: str) -> float:
-    """Screen width of one character in CJK squares (1 for wide/full-width, else 0.5)."""
-    if unicodedata.combining(ch):
-        return 0.0
-    return 1.0 if unicodedata.east_asian_width(ch) in "FWA" else 0.5
-
-
-def text_width(text: str) -> float:
-    """Screen width of `text` in CJK squares (see `char_width`)."""
-    return sum(char_width(ch) for ch in text)
-
-
 def ass_time(ms: int) -> int:
     """Round ms to the centisecond exactly as ASS files store it (Aegisub/pysubs2 rounding)."""
     return (max(ms, 0) + 5) // 10 * 10
-
-
-@lru_cache(maxsize=4096)
-def _words(text: str) -> tuple[str, ...]:
-    import jieba  # imported lazily: loading its dictionary takes about a second
-
-    from .jieba_dict import load_default_dictionary
-
-    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
-    load_default_dictionary()
-
-    return tuple(jieba.lcut(text))
-
-
-def _glue(tokens: Sequence[str]) -> list[str]:
-    """Join tokens into breakable units so punctuation stays with the word it belongs to."""
-    units: list[str] = []
-    pending = ""  # opening punctuation waiting for the next word
-    for token in tokens:
-        i = 0
-        while (
-            i < len(token) and (token[i] in CLOSING or token[i].isspace()) and units and not pending
-        ):
-            i += 1
-        if i:
-            units[-1] += token[:i]
-        rest = token[i:]
-        if not rest:
-            continue
-        j = len(rest)
-        while j > 0 and rest[j - 1] in OPENING:
-            j -= 1
-        word = pending + rest[:j]
-        pending = rest[j:]
-        if word:
-            units.append(word)
-    if pending:
-        if units:
-            units[-1] += pending
-        else:
-            units.append(pending)
-    return units
-
-
-def _break_bonus(unit: str) -> float:
-    """Reward a break after `unit` if it ends a clause, penalise one after a dangling particle."""
-    if unit.strip() in _DANGLING:
-        return -_DANGLING_PENALTY
-    return _BREAK_BONUS.get(unit.rstrip()[-1:], 0.0)
-
-
-def _units(text: str, width: int, by_char: bool) -> list[str]:
-    if by_char:
-        return _glue(list(text))
-    tokens: list[str] = []
-    for word in _words(text):
-        # A word that cannot fit a line at all is broken between characters.
-        tokens.extend(word if text_width(word) > width else [word])
-    return _glue(tokens)
-
-
-def _best_split(units: list[str], width: float, lines: int) -> list[str] | None:
-    """Balanced split of `units` into exactly `lines` lines of at most `width`, or None."""
-    n = len(units)
-    if n < lines:
-        return None
-    prefix = [0.0]
-    for unit in units:
-        prefix.append(prefix[-1] + text_width(unit))
-
-    # best[k][i]: (cost, breaks) for putting units[:i] on k lines.
-    inf = (math.inf, ())
-    best: list[list[tuple[float, tuple[int, ...]]]] = [[inf] * (n + 1) for _ in range(lines + 1)]
-    best[0][0] = (0.0, ())
-    for k in range(1, lines + 1):
-        for i in range(k, n + 1):
-            for j in range(k - 1, i):
-                prev_cost, prev_breaks = best[k - 1][j]
-                w = prefix[i] - prefix[j]
-                if prev_cost == math.inf or w > width:
-                    continue
-                # Squares favour balance; the tiny k-weighted term prefers a longer bottom line.
-                cost = prev_cost + w * w - 1e-3 * k * w - (_break_bonus(units[j - 1]) if j else 0.0)
-                if cost < best[k][i][0]:
-                    best[k][i] = (cost, (*prev_breaks, j))
-    cost, breaks = best[lines][n]
-    if cost == math.inf:
-        return None
-    edges = [*breaks[1:], n]
-    starts = list(breaks)
-    return ["".join(units[a:b]).strip() for a, b in zip(starts, edges, strict=True)]
-
-
-def _wrap(text: str, width: int, max_lines: int, by_char: bool) -> list[str] | None:
-    units = _units(text, width, by_char)
-    for lines in range(1, max_lines + 1):
-        split = _best_split(units, width, lines)
-        if split is not None:
-            return split
-    return None
-
-
-def wrap_zh(text: str, width: int = 16, max_lines: int = 2) -> list[str]:
-    """Break Chinese `text` into at most `max_lines` balanced lines of at most `width` squares."""
-    text = text.strip()
-    if not text:
-        return []
-    lines = _wrap(text, width, max_lines, False) or _wrap(text, width, max_lines, True)
-    if lines is None:
-        raise SubtitleError(
-            f"字幕过长，{max_lines} 行 × {width} 字放不下：{text!r} / "
-            f"text does not fit {max_lines} lines of {width}: {text!r}"
-        )
-    return lines
-
-
-def cue_text(phrase: str) -> str:
-    """The phrase as shown: trimmed, trailing ，。；： dropped (？！ and closing quotes kept)."""
-    return phrase.strip().rstrip(_DROP_TRAILING)
-
-
-def _chunks(text: str, width: int, max_lines: int) -> list[str]:
-    """Split a phrase too long for one cue into the fewest balanced cue-sized pieces."""
-    for by_char in (False, True):
-        units = _units(text, width, by_char)
-        n = len(units)
-        # best[i]: (pieces, cost, cut points) covering units[:i].
-        none: tuple[int, ...] = ()
-        best: list[tuple[int, float, tuple[int, ...]]] = [(0, 0.0, none)] + [
-            (n + 1, math.inf, none)
-        ] * n
-        for i in range(1, n + 1):
-            for j in range(i - 1, -1, -1):
-                piece = "".join(units[j:i])
-                if text_width(piece) > width * max_lines:
-                    break
-                count, cost, cuts = best[j]
-                if cost == math.inf or _wrap(piece, width, max_lines, by_char) is None:
-                    continue
-                soft = _break_bonus(units[j - 1]) if j else 0.0
-                candidate = (count + 1, cost + text_width(piece) ** 2 - soft, (*cuts, j))
-                if candidate[:2] < best[i][:2]:
-                    best[i] = candidate
-        if best[n][1] != math.inf:
-            ends = [*best[n][2], n]
-            return ["".join(units[a:b]).strip() for a, b in zip(ends, ends[1:], strict=False)]
-    raise SubtitleError(f"无法切分字幕：{text!r} / cannot split phrase into cues: {text!r}")
 
 
 def _share(start: int, end: int, weights: Sequence[int]) -> list[tuple[int, int]]:
@@ -286,7 +108,7 @@ def build_cues(
             f"短语 {len(phrases)} 个而时间 {len(timings)} 个 / "
             f"{len(phrases)} phrases but {len(timings)} timings"
         )
-    pieces: list[tuple[int, int, str]] = []
+    pieces: list[tuple[int, int, str, list[str]]] = []
     previous_end = 0
     for phrase, (start, end) in zip(phrases, timings, strict=True):
         if not 0 <= start < end or start < previous_end:
@@ -295,19 +117,15 @@ def build_cues(
                 f"invalid or overlapping timing {start}–{end} ms for {phrase!r}"
             )
         previous_end = end
-        text = cue_text(phrase)
-        if not text:
-            continue  # a phrase of bare punctuation has nothing to show
-        # Breaking between words across two cues reads better than splitting a word in one.
-        fits = _wrap(text, width, max_lines, by_char=False) is not None
-        parts = [text] if fits else [cue_text(c) for c in _chunks(text, width, max_lines)]
-        spans = _share(start, end, [len(p) for p in parts])
-        pieces += [(a, b, p) for (a, b), p in zip(spans, parts, strict=True)]
-    weights = [sum(not ch.isspace() for ch in text) for _, _, text in pieces]
+        # A phrase of bare punctuation has no pieces: nothing to show.
+        parts = cue_pieces(phrase, width, max_lines)
+        spans = _share(start, end, [len(text) for text, _ in parts])
+        pieces += [(a, b, text, lines) for (a, b), (text, lines) in zip(spans, parts, strict=True)]
+    weights = [sum(not ch.isspace() for ch in text) for _, _, text, _ in pieces]
     dongs = _spread_dong(dong_text or "", weights)
     return [
-        Cue(start, end, tuple(wrap_zh(text, width, max_lines)), dong)
-        for (start, end, text), dong in zip(pieces, dongs, strict=True)
+        Cue(start, end, tuple(lines), dong)
+        for (start, end, _, lines), dong in zip(pieces, dongs, strict=True)
     ]
 
 
