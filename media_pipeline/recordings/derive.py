@@ -16,7 +16,7 @@ Several sources at once. `derive_many` puts many sources' work in the same two r
 ffmpeg start spends ~70 ms resolving the symbols of 200 shared libraries, which is more than
 the copies of a short recording cost); every label and meter carries the source's tag. The
 audio is decoded by `amovie` filters inside the graph, not by `-i` inputs, which ffmpeg 5.1
-reads in a thread each when there are several, handing every packet over (see _Decode). A
+reads in a thread each when there are several, handing every packet over (see ffmpeg_run.SourcePart). A
 source's own failure (silence, a black video) fails only it; a shared run that fails is run
 again source by source, so each error names its file. Measured on the benchmark's 40
 recordings in one process (CPU seconds): 2 runs each with `-i` 24.6, with `amovie` 23.0,
@@ -60,7 +60,6 @@ from .copy_rules import (
     loudspeaker_level_matches,
     loudspeaker_shaping,
     meter_summary,
-    movie_source,
     peak_may_decide,
     remux_args,
     require_sound,
@@ -71,7 +70,8 @@ from .copy_rules import (
     web_gain_db,
     web_video_args,
 )
-from .probe import duration_s, media_url, probe
+from .ffmpeg_run import FfmpegRun, SourcePart
+from .probe import duration_s, probe
 
 
 @dataclass(frozen=True)
@@ -80,84 +80,6 @@ class DerivedCopies:
 
     made: tuple[MadeFile, ...]
     source: Loudness | None = None  # None when the source was not metered (or has no audio)
-
-
-def _threads(threads: int) -> list[str]:
-    return ["-threads", str(threads)] if threads else []
-
-
-class _Run:
-    """One ffmpeg run being put together: inputs, one filter graph and outputs. Several
-    sources' work can share a run (derive_many); each source's labels carry its own tag."""
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self._inputs: list[str] = []
-        self._count = 0
-        self._graph: list[str] = []
-        self._first: list[str] = []
-        self._outputs: list[str] = []
-
-    def add_input(self, args: list[str]) -> int:
-        """Add an input (its options, ending in `-i URL`); return its index."""
-        self._inputs += [*_threads(self.threads), *args]
-        self._count += 1
-        return self._count - 1
-
-    def add_chains(self, chains: list[str]) -> None:
-        """Add filter chains (with their labels) to the run's graph."""
-        self._graph += chains
-
-    def output(self, args: list[str], out: Path, *, first: bool = False) -> None:
-        """Add an output: its arguments (maps, codecs, muxer options), written to `out`;
-        `first`: listed before the others."""
-        (self._first if first else self._outputs).extend(
-            [*args, *_threads(self.threads), media_url(out)]
-        )
-
-    def argv(self) -> list[str]:
-        n = str(self.threads)
-        threading = ["-filter_threads", n, "-filter_complex_threads", n] if self.threads else []
-        graph = ["-filter_complex", ";".join(self._graph)] if self._graph else []
-        return ["-nostats", *threading, *self._inputs, *graph, *self._first, *self._outputs]
-
-
-class _Decode:
-    """A source's part of the decode run: an `amovie` filter that decodes its first audio
-    stream once, split to every branch when the part is closed, and an input (`-i`) only
-    for what copies or re-encodes its streams as they are.
-
-    Why `amovie` and not `-i`: in a run of several inputs ffmpeg 5.1 reads each input in a
-    thread of its own and hands every packet over to the main thread, which costs more
-    than the shared run saves (4 three-minute AAC files: 1.92 s of CPU in one run with
-    `-i`, 1.65 s in four runs, 1.53 s in one run with `amovie`)."""
-
-    def __init__(self, run: _Run, src: Path, info: dict[str, Any], tag: str) -> None:
-        self.run, self.src, self.tag = run, src, tag
-        self._input: int | None = None
-        self._audio = first_stream(info, "audio")
-        self._taps: list[str] = []
-
-    @property
-    def input(self) -> int:
-        """The source as an input of the run (added on first use)."""
-        if self._input is None:
-            self._input = self.run.add_input(["-i", media_url(self.src)])
-        return self._input
-
-    def tap(self, chain: str) -> None:
-        """Feed the decoded audio into `chain`: filters ending in an output label or a sink."""
-        self._taps.append(chain)
-
-    def close(self) -> None:
-        if not self._taps or self._audio is None:
-            return
-        pads = [f"[a{self.tag}_{i}]" for i in range(len(self._taps))]
-        source = movie_source(self.src, int(self._audio["index"]), self.run.threads)
-        self.run.add_chains(
-            [f"{source},asplit={len(pads)}{''.join(pads)}"]
-            + [pad + chain for pad, chain in zip(pads, self._taps, strict=True)]
-        )
 
 
 @dataclass(frozen=True)
@@ -253,13 +175,13 @@ def _derive_together(jobs: list[_Job]) -> list[DerivedCopies | PipelineError]:
         return []
     tools, threads = jobs[0].tools, jobs[0].threads
     try:
-        decode = _Run(threads)
+        decode = FfmpegRun(threads)
         for job in jobs:
             job.plan(decode)
         kinds = "、".join(dict.fromkeys(k for job in jobs for k in job.kinds())) or "poster"
         stderr = _run_shared(decode, jobs, kinds, tools)
         each(lambda job: job.after_decode(stderr))
-        finish = _Run(threads)
+        finish = FfmpegRun(threads)
         each(lambda job: job.plan_finish(finish))
         if any(job.finishing for n, job in enumerate(jobs) if n not in outcome):
             stderr = _run_shared(finish, jobs, "loudspeaker", tools)
@@ -273,7 +195,7 @@ def _derive_together(jobs: list[_Job]) -> list[DerivedCopies | PipelineError]:
     return [outcome[n] for n in range(len(jobs))]
 
 
-def _run_shared(run: _Run, jobs: list[_Job], kind: str, tools: Tools) -> str:
+def _run_shared(run: FfmpegRun, jobs: list[_Job], kind: str, tools: Tools) -> str:
     """Run a shared ffmpeg; its stderr. A failure is the source's own when it is alone."""
     try:
         return tools.ffmpeg(*run.argv()).stderr.decode("utf-8", "replace")
@@ -333,7 +255,7 @@ class _Job:
         on = (("web", self.request.web), ("loudspeaker", self.request.loudspeaker))
         return [kind for kind, wanted in on if wanted]
 
-    def plan(self, run: _Run) -> None:
+    def plan(self, run: FfmpegRun) -> None:
         """Add this source's decode, copies, poster and meters to the decode run."""
         request, info, level, tag = self.request, self.info, self.level, self.tag
         self.plan_web = self._plan_web() if request.web else None
@@ -353,7 +275,7 @@ class _Job:
         )  # fmt: skip
         self.meter = request.meter_source or self.check_web or (unsure and self.remux_speaker)
         self.poster = request.poster if first_stream(info, "video") is not None else None
-        part = _Decode(run, self.src, info, tag)
+        part = SourcePart(run, self.src, info, tag)
         if self.meter:
             # To a null output, not a sink in the graph: ffmpeg pulls frames from outputs,
             # and a meter may be the only branch of an `amovie` (the copies being remuxed).
@@ -407,8 +329,8 @@ class _Job:
             # the level just metered, in a run of its own.
             self.remux_speaker = False
             self.level = SourceLevel.metered(self.source)
-            again = _Run(self.threads)
-            part = _Decode(again, self.src, self.info, tag)
+            again = FfmpegRun(self.threads)
+            part = SourcePart(again, self.src, self.info, tag)
             self._add_shaping(part, self.shaped)
             part.close()
             stderr = self._run(again, "loudspeaker")
@@ -417,7 +339,7 @@ class _Job:
             require_sound(shaped.integrated_lufs, self.src)
             self.finishing = SpeakerFinish.plan(shaped)
 
-    def plan_finish(self, run: _Run) -> None:
+    def plan_finish(self, run: FfmpegRun) -> None:
         """Add the loudspeaker copy's finishing to the finishing run (see module doc)."""
         if self.finishing is not None:
             self._add_finish(run)
@@ -431,11 +353,11 @@ class _Job:
         error = speaker_aim() - meter_summary(stderr, f"output{self.tag}").integrated_lufs
         if abs(error) > LOUDSPEAKER_TOLERANCE_LU:
             finishing.makeup_db += error
-            again = _Run(self.threads)
+            again = FfmpegRun(self.threads)
             self._add_finish(again)
             self._run(again, "loudspeaker")
 
-    def _add_finish(self, run: _Run) -> None:
+    def _add_finish(self, run: FfmpegRun) -> None:
         assert self.finishing is not None
         run.add_chains(self.finishing.chains(self.shaped, self.tag, run.threads))
         run.output(self.finishing.output_args(self.tag), self.speaker_tmp)
@@ -475,8 +397,8 @@ class _Job:
         if exact >= plan.gain_db - WEB_GAIN_TOLERANCE_DB:
             return
         plan.gain_db = exact
-        again = _Run(self.threads)
-        part = _Decode(again, self.src, self.info, self.tag)
+        again = FfmpegRun(self.threads)
+        part = SourcePart(again, self.src, self.info, self.tag)
         self._add_web(part, plan, out)
         part.close()
         self._run(again, "web")
@@ -501,7 +423,7 @@ class _Job:
             return _Web(out_dir / f"{src.stem}.web{ext}", mime, False, muxer)
         return _Web(out_dir / f"{src.stem}.web.opus", "audio/ogg", True, (), encoder, gain)
 
-    def _add_web(self, part: _Decode, plan: _Web, out: Path) -> None:
+    def _add_web(self, part: SourcePart, plan: _Web, out: Path) -> None:
         info, run, n = self.info, part.run, part.input
         video = first_stream(info, "video") is not None
         if not plan.reencoded:
@@ -516,7 +438,7 @@ class _Job:
         else:
             run.output(web_audio_args(info, label), out)
 
-    def _add_shaping(self, part: _Decode, shaped: Path) -> None:
+    def _add_shaping(self, part: SourcePart, shaped: Path) -> None:
         """Step 1 of the loudspeaker copy on a branch of the decode (see module doc)."""
         assert self.level is not None
         require_sound(self.level.integrated_lufs, self.src)
@@ -540,7 +462,7 @@ class _Job:
         if not (tmp.exists() and tmp.stat().st_size):
             raise MediaError(self.src, "corrupt", "没有可解码的画面 / no decodable video frame")
 
-    def _run(self, run: _Run, kind: str) -> str:
+    def _run(self, run: FfmpegRun, kind: str) -> str:
         try:
             return self.tools.ffmpeg(*run.argv()).stderr.decode("utf-8", "replace")
         except ToolFailed as exc:
