@@ -473,3 +473,20 @@ class WorkClaim(Base):
     key: Mapped[str] = mapped_column(String(200))
     owner: Mapped[str] = mapped_column(String(64), index=True)
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- how a covenant's own words are said -------------------------------------------------------
+
+
+class Pronunciation(Base):
+    """How one word of a covenant is said (pinyin with tone numbers, or Hanzi said in its
+    place), kept across the covenant's versions and used by every speech engine."""
+
+    __tablename__ = "pronunciation"
+    __table_args__ = (UniqueConstraint("covenant_id", "word"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    covenant_id: Mapped[int] = mapped_column(ForeignKey("covenant.id", ondelete="CASCADE"))
+    word: Mapped[str] = mapped_column(String(50))  # as matched: zh-Hans, half-width digits
+    reading: Mapped[str] = mapped_column(String(300))  # "chong2 qing4" or Hanzi
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -10,7 +10,7 @@ from .files import MadeFile
 from .profiles import PROFILES
 
 # Bump when a change to the pipeline should re-render everything already stored.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: the readings of issue 9 (地 de5, 幺 in service numbers, …)
 
 VIDEO_SIZES: dict[str, tuple[int, int]] = {"16x9": (1280, 720), "9x16": (720, 1280)}
 
@@ -44,12 +44,24 @@ class ClauseJob:
     topic: str
     options: RenderOptions = field(default_factory=RenderOptions)
     music_bed_sha256: str | None = None
+    # The covenant's pronunciation list, only the words this clause holds (text.readings_used):
+    # (word, reading) pairs, sorted.
+    readings: tuple[tuple[str, str], ...] = ()
+    # The clause's chapter (第一章 消防安全) and section headings as stored: the title card's
+    # to draw, through text.display_text like the clause text.
+    chapter: str | None = None
+    section: str | None = None
 
     def inputs_hash(self) -> str:
         """SHA-256 of every input that changes the output (the clause key excluded)."""
         data = asdict(self)
         data.pop("key")
         data["options"].pop("music_bed")  # the bed's bytes count (its sha256), not where it lies
+        if not data["readings"]:
+            del data["readings"]  # no listed word: the key of clauses rendered before lists existed
+        for heading in ("chapter", "section"):
+            if data[heading] is None:
+                del data[heading]  # no heading: the key of clauses rendered before headings were
         data["pipeline"] = PIPELINE_VERSION
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()

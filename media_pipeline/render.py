@@ -64,8 +64,8 @@ def render_clause(
         tools=tools,
     )
     cache = SynthesisCache(cache_dir)
-    body = split_phrases(job.text_zh)
-    phrases = [*split_phrases(job.clause_label), *body]
+    body = split_phrases(job.text_zh, readings=job.readings)
+    phrases = [*split_phrases(job.clause_label, readings=job.readings), *body]
     results = [cache.synthesize(engine, p.spoken) for p in phrases]
     narration = assemble_narration(
         [r.wav for r in results],

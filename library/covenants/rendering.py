@@ -20,6 +20,7 @@ from ..errors import LibraryError
 from ..models import Clause, Covenant, Segment, SegmentFile
 from ..parallel import RunScratch, run_items
 from ..store import MediaStore, file_row, sha256_file
+from .pronunciations import readings_of
 from .segments import clone_segment, find_segment_by_inputs
 from .versions import get_covenant
 
@@ -42,9 +43,20 @@ Progress = Callable[[str, str], None]  # (clause key, status) after each clause
 CLAIM = "render"
 
 
-def make_job(covenant: Covenant, clause: Clause, options: RenderOptions) -> ClauseJob:
-    """The plain render job of one clause."""
+def make_job(
+    covenant: Covenant,
+    clause: Clause,
+    options: RenderOptions,
+    readings: tuple[tuple[str, str], ...] = (),
+) -> ClauseJob:
+    """The plain render job of one clause; of the covenant's pronunciation list (`readings`)
+    it holds only the words the clause says, so other entries never change its key."""
     bed_sha = _file_sha(options.music_bed) if options.music_bed else None
+    label = clause_heading(clause)
+    if readings:
+        from media_pipeline.text import readings_used
+
+        readings = readings_used(f"{label}\n{clause.text_zh}", readings)
     return ClauseJob(
         key=clause.key,
         number=clause.number,
@@ -52,17 +64,24 @@ def make_job(covenant: Covenant, clause: Clause, options: RenderOptions) -> Clau
         text_dong=clause.text_dong,
         village=covenant.village,
         covenant_title=covenant.title,
-        clause_label=clause_heading(clause),
+        clause_label=label,
         topic=clause.topic,
         options=options,
         music_bed_sha256=bed_sha,
+        readings=readings,
+        chapter=clause.chapter,
+        section=clause.section,
     )
 
 
 def clause_heading(clause: Clause) -> str:
-    """How the clause is announced and titled: its own 第…条 label, else 第N条."""
+    """How the clause is announced, titled and shown on its page: its 第…条 label, else 第N条."""
     label = clause.label.strip().replace("條", "条")
-    return label if label.startswith("第") and label.endswith("条") else f"第{clause.number}条"
+    if label.startswith("第") and label.endswith("条"):
+        return label
+    import cn2an  # a tenth of a second to load; most labels need none
+
+    return f"第{cn2an.an2cn(clause.number)}条"  # "1." and （一） items read 第一条, as YAML's do
 
 
 def preflight(
@@ -219,7 +238,8 @@ def _plan(
                 f" (see kuanyue covenant show {covenant.slug})"
             )
         clauses = [c for c in every if keys is None or c.key in keys]
-        jobs = [(c.id, make_job(covenant, c, options)) for c in clauses]
+        readings = readings_of(session, covenant.id)
+        jobs = [(c.id, make_job(covenant, c, options, readings)) for c in clauses]
         return jobs, [_has_segment(c, job) for c, (_, job) in zip(clauses, jobs, strict=True)]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import EngineUnavailable
 from ..files import atomic_output
-from ..text import pinyin_for_speech
+from ..text import READINGS_VERSION, pinyin_for_speech
 from ..tools import DEFAULT_TOOLS, Tools
 from .base import SpeechEngine, require_text
 
@@ -42,8 +42,11 @@ class EspeakEngine(SpeechEngine):
         self.speed = speed or DEFAULT_SPEED
 
     def identity(self) -> dict[str, str]:
-        """Engine, voice and speed."""
-        return {"engine": self.name, "voice": self.voice, "speed": str(self.speed)}
+        """Engine, voice and speed; and the readings' version where it reads our pinyin."""
+        identity = {"engine": self.name, "voice": self.voice, "speed": str(self.speed)}
+        if VOICES[self.voice] == "pinyin":
+            identity["readings"] = READINGS_VERSION
+        return identity
 
     def synthesize(self, spoken: str, out_wav: Path) -> None:
         """Read `spoken` with espeak-ng into out_wav."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from . import catalogue, covenants, reels, system
+from . import catalogue, covenants, reading, reels, system
 from .common import State
 
 
@@ -23,6 +23,7 @@ def main(ctx: click.Context) -> None:
 
 main.add_command(covenants.covenant)
 main.add_command(covenants.render)
+main.add_command(reading.read)
 main.add_command(catalogue.catalogue)
 main.add_command(reels.reel)
 main.add_command(system.doctor)
