@@ -34,7 +34,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cn2an
 import jieba
 from pypinyin import Style, lazy_pinyin, load_phrases_dict
 from pypinyin.constants import PHRASES_DICT
@@ -43,18 +42,13 @@ from pypinyin.seg.mmseg import seg as pypinyin_seg
 from .errors import PipelineError
 from .hanzi import to_simplified
 from .jieba_dict import load_default_dictionary
+from .spoken_numbers import DATE_UNITS, DIGITS, normalise_digits, read_numbers
+from .zh_display import CJK, CJK_CHAR, CLOSERS, FULL_PUNCT, display_text, is_cjk
 
 # Bump when the readings change (pinyin_for_speech), so the speech cache, keyed by the spoken
 # text and the engine, does not replay phrases synthesised from the old pinyin.
 READINGS_VERSION = "2"
-CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
-_CJK_CHAR = re.compile(f"[{CJK}]")
 
-# Half-width punctuation → full-width when it touches Chinese text.
-_FULL = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）", ".": "。"}
-# Chinese closing marks after which a half-width "." still ends a Chinese sentence.
-_CLOSERS = "”’）》」』】〕"
-_FULL_PUNCT = "，。；：！？、（）《》「」『』【】“”‘’…—"
 
 # Pause after a phrase, by its last punctuation mark (milliseconds).
 PAUSE_COMMA = 250
@@ -80,9 +74,6 @@ _PINYIN_OVERRIDES = {
 # Words jieba should never cut (so long phrases are not split inside them).
 from .covenant_terms import COVENANT_TERMS as _JIEBA_WORDS  # noqa: E402 - the user dictionary
 
-_DIGITS = "零一二三四五六七八九"
-_PHONE_DIGITS = "零幺二三四五六七八九"
-
 
 @functools.cache
 def _load_vocabulary() -> None:
@@ -97,285 +88,26 @@ def _load_vocabulary() -> None:
         jieba.add_word(word)
 
 
-# ---------------------------------------------------------------------------- display text
-
-
-def _is_cjk(ch: str) -> bool:
-    return bool(ch) and bool(_CJK_CHAR.match(ch))
-
-
-def _neighbours(text: str, i: int) -> tuple[str, str]:
-    """The nearest non-space characters before and after position i."""
-    j = i - 1
-    while j >= 0 and text[j] == " ":
-        j -= 1
-    k = i + 1
-    while k < len(text) and text[k] == " ":
-        k += 1
-    return (text[j] if j >= 0 else ""), (text[k] if k < len(text) else "")
-
-
-def _widen_punctuation(text: str) -> str:
-    # Parentheses go in pairs: (一) and (第1条) become （一） and （第1条）.
-    text = re.sub(
-        r"\(([^()]*)\)",
-        lambda m: f"（{m[1]}）" if _CJK_CHAR.search(m[0]) or _touches_cjk(m) else m[0],
-        text,
-    )
-    out = list(text)
-    for i, ch in enumerate(text):
-        if ch not in _FULL:
-            continue
-        before, after = _neighbours(text, i)
-        if before.isdigit() and after.isdigit():
-            continue  # 1,000 / 3.5 / 08:30 are numbers, not sentences
-        if ch == ".":
-            # Only a sentence end: "1. 不得…" (a list number) and "Dong text." stay as they are.
-            widen = _is_cjk(before) or (before and before in _CLOSERS)
-        else:
-            widen = _is_cjk(before) or _is_cjk(after)
-        if widen:
-            out[i] = _FULL[ch]
-    return "".join(out)
-
-
-def _touches_cjk(m: re.Match[str]) -> bool:
-    before, _ = _neighbours(m.string, m.start())
-    _, after = _neighbours(m.string, m.end() - 1)
-    return _is_cjk(before) or _is_cjk(after)
-
-
-def display_text(text: str) -> str:
-    """Text as shown on screen: zh-Hans, full-width punctuation beside Chinese, tidy spaces."""
-    text = to_simplified(text)
-    text = text.replace("\uff64", "、").replace("\uff61", "。")  # half-width 、。
-    text = re.sub(r"\s+", " ", text).strip()
-    text = _widen_punctuation(text)
-    # Full-width marks carry their own spacing; a space beside them is noise.
-    return re.sub(f" *([{_FULL_PUNCT}]) *", r"\1", text)
-
-
 # ----------------------------------------------------------------------------- spoken text
 
 # A covenant's pronunciation list: (word, reading) pairs, a reading being tone-numbered
 # pinyin ("chong2 qing4") or Hanzi said in the word's place (see normalise_reading).
 Readings = Sequence[tuple[str, str]]
 
-# Measure words and units after which a leading 2 is read 两 (两元, 两千人, 两点钟).
-_LIANG_BEFORE = (
-    *"元块角毛人名位个次回遍趟户家亩天年周秒岁头只条棵株间座件项份把张本台辆部瓶桶担挑吨斤克米里",
-    *"升倍点万千百亿种类批桌餐顿场盏处起套枚颗根支片尾匹",
-    *"栋幢笔艘架",
-    *("星期", "小时", "钟头", "分钟", "公斤", "公里", "厘米", "毫米", "毫升", "平方", "立方"),
-)
-# ...except where the measure word begins another word: 2年级 is 二年级 (a grade).
-_NOT_LIANG = ("年级",)
-# Before a measure word, an approximate count: 2000多人 → 两千多人, 200余亩, 200来人.
-_ABOUT = "多余来"
-_UNITS = {
-    "km²": "平方公里", "km": "公里", "kg": "公斤", "cm": "厘米", "mm": "毫米", "m²": "平方米",
-    "m2": "平方米", "㎡": "平方米", "m³": "立方米", "m3": "立方米", "kWh": "千瓦时",
-    "kW": "千瓦", "ml": "毫升", "mL": "毫升", "m": "米", "g": "克", "t": "吨", "L": "升",
-    "h": "小时", "℃": "摄氏度", "°C": "摄氏度", "°": "度", "W": "瓦", "kV": "千伏",
-}  # fmt: skip
-_UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_DATE_UNITS = "年月日号时点分秒"  # after these, a dash is "to" (2021年-2025年, 8:00-17:00)
-
-
-def _qty(p: str) -> str:
-    """Pattern of one quantity: ¥, sign, number, % and unit, in groups named with prefix p."""
-    return (
-        # A dash after a date or a time is a range (3月1日-3月15日), not a minus sign.
-        rf"(?P<{p}cur>[¥￥])?(?P<{p}sign>(?<![{_DATE_UNITS}])[-−－](?=\d))?(?P<{p}num>{_NUM})"
-        rf"(?P<{p}pct>[%‰])?(?:(?P<{p}unit>{_UNIT_RE})(?![A-Za-z]))?"
-    )
-
-
-_MONTH = r"0?[1-9]|1[0-2]"
-_DAY = r"0?[1-9]|[12]\d|3[01]"
-_PHONE_WORDS = "电话|热线|拨打|手机|号码|报警|致电|举报"
-_RANGE = r"\s*(?:~|～|-|－|—|–|至|到)\s*"
-
-# Emergency and public-service numbers: 110 police, 112, 114, 119 fire, 120 ambulance,
-# 122 traffic accidents, and the five-digit 12xxx lines (12345 government, 12315 consumers,
-# 12119 forest fire, 12369 environment …). A bare 110 may be a quantity (110千伏, 限速120), so
-# they are read as phone numbers only where the words around show they are dialled.
-_SERVICE = r"11[0249]|12[02]|12[1-3]\d\d"
-# A measure word or unit follows: what comes before it is a quantity (110千伏, 120人).
-_MEASURE_AFTER = (
-    r"\s*[多余来]?\s*(?:"
-    + "|".join(re.escape(w) for w in sorted(_LIANG_BEFORE, key=len, reverse=True))
-    + rf"|{_UNIT_RE})"
-)
-# Not a service number: more digits, a decimal, or a measure word, unit or date after it.
-_NOT_DIALLED = rf"(?![\d.,%‰])(?!{_MEASURE_AFTER}|\s*[年月日号分秒度A-Za-z])"
-_DIALLED_BEFORE = (
-    r"(?:(?<=[打拨叫警（(“「])|(?<=[打拨叫] )|(?<=求助|投诉|呼叫)"
-    # after another service number in a list: 110、119、120 (but 面积为110和120 stays)
-    r"|(?<=(?:11[0249]|12[02])[、或和及/])|(?<=12[1-3]\d\d[、或和及/]))"
-)
-_DIALLED_AFTER = (
-    r"(?=\s*(?:火警|报警|急救|电话|热线|求助|消防|投诉|举报|服务|便民|政务|交通|咨询|号码|平台|指挥"
-    rf"|[、或和及/]\s*(?:{_SERVICE})(?![\d.])))"
-)
-# Codes of letters then digits, read digit by digit: GB 50016-2014, GB/T 2887, G65, H7N9.
-_CODE = (
-    r"(?<![A-Za-z\d])(?P<codep>[A-Za-z]+(?:/[A-Za-z]+)?[ -]?)"
-    rf"(?P<code>\d+(?:[-－—–:：]\d+)*)(?![\d%‰]|[.,]\d|{_MEASURE_AFTER})"
-)
-
-_NUMBER_RE = re.compile(
-    "|".join(
-        [
-            rf"(?P<kw>{_PHONE_WORDS})(?P<kwsep>[:：]?\s*)"
-            rf"(?P<tel>\d[\d\-－ ]{{3,}}\d|(?:{_SERVICE}){_NOT_DIALLED})(?!\d)",
-            _CODE,
-            r"(?<!\d)(?P<mobile>1[3-9]\d(?P<msep>[-－ ]?)\d{4}(?P=msep)\d{4})(?!\d)",
-            r"(?<!\d)(?P<land>0\d{2,3}[-－]\d{7,8}|[48]00[-－ ]?\d{3}[-－ ]?\d{4})(?!\d)",
-            rf"(?<![\d.]){_DIALLED_BEFORE}(?P<svc>{_SERVICE}){_NOT_DIALLED}",
-            rf"(?<![\d.])(?P<svc2>{_SERVICE}){_NOT_DIALLED}{_DIALLED_AFTER}",
-            r"(?<![\d.])(?P<gen>\d\d)(?=后)",  # 80后, 00后: a generation, digit by digit
-            rf"(?<![\d.])(?P<yr1>\d{{4}}){_RANGE}(?P<yr2>\d{{4}})(?=\s*年)",
-            rf"(?<!\d)(?P<y>\d{{4}})(?P<ds>[-./])(?P<mo>{_MONTH})(?P=ds)(?P<d>{_DAY})(?![\d.])日?",
-            r"(?<!\d)(?P<year>\d{4})(?=\s*年)",
-            r"(?<![\d.])(?P<dotted>\d+(?:\.\d+){2,})(?![\d.])",
-            r"(?<![\d.])(?P<hh>[01]?\d|2[0-4])[:：](?P<mm>[0-5]\d)(?:[:：](?P<ss>[0-5]\d))?(?!\d)",
-            r"(?<![\d.])(?P<ra>\d+)[:：](?P<rb>\d+)(?![\d.])",
-            r"(?<![\d/])(?P<fa>\d+)/(?P<fb>\d+)(?![\d/])",
-            # 第1、2条 and 第1-3条: every number of an ordinal is read without 两.
-            rf"(?<![\d.])(?P<ord>第)\s*(?P<onum>{_NUM})"
-            rf"(?:(?P<olist>(?:\s*[、,和及与或]\s*\d+(?![\d.]))+)|{_RANGE}(?P<oend>\d+))?",
-            rf"(?<![\d.,]){_qty('a_')}{_RANGE}{_qty('b_')}",
-            rf"(?<![\d.,]){_qty('q_')}",
-            r"(?P<digits>\d+)",  # whatever digits the rules above leave: No.5, 1,2,3
-        ]
-    )
-)
-
-
-def _digits(num: str, table: str = _DIGITS) -> str:
-    return "".join(table[int(c)] for c in num if c.isdigit())
-
-
-def _integer(num: str, *, liang: bool = False) -> str:
-    if (len(num) > 1 and num.startswith("0")) or len(num) > 16:
-        return _digits(num)  # codes and IDs (007, long numbers) are read digit by digit
-    words = cn2an.an2cn(num)
-    if liang and words.startswith("二") and (len(words) == 1 or words[1] in "百千万亿"):
-        words = "两" + words[1:]
-    return words
-
-
-def _number(num: str, *, liang: bool = False) -> str:
-    """A decimal or integer (thousands separators allowed) in Chinese words."""
-    whole, _, frac = num.replace(",", "").partition(".")
-    if frac:
-        # 2000.5元 → 两千点五元, but 2.5亩 → 二点五亩.
-        return _integer(whole, liang=liang and len(whole) > 1) + "点" + _digits(frac)
-    return _integer(whole, liang=liang)
-
-
-def _wants_liang(after: str) -> bool:
-    after = after.lstrip()
-    if after[:1] in _ABOUT:
-        after = after[1:].lstrip()
-    return after.startswith(tuple(_LIANG_BEFORE)) and not after.startswith(_NOT_LIANG)
-
-
-def _phone(num: str) -> str:
-    groups = [g for g in re.split(r"[-－ ]+", num) if g]
-    if len(groups) == 1 and re.fullmatch(r"1[3-9]\d{9}", num):
-        groups = [num[:3], num[3:7], num[7:]]  # mobiles are read 3-4-4
-    return "，".join(_digits(g, _PHONE_DIGITS) for g in groups)
-
-
-def _quantity(m: re.Match[str], p: str, after: str, *, pct: str = "") -> str:
-    """Read one quantity (currency, sign, number, percent, unit) matched with prefix p."""
-    unit = _UNITS.get(m[f"{p}unit"] or "", "")
-    pct = m[f"{p}pct"] or pct
-    liang = not pct and _wants_liang(unit or ("元" if m[f"{p}cur"] else after))
-    words = _number(m[f"{p}num"], liang=liang)
-    if pct:
-        words = ("百分之" if pct == "%" else "千分之") + words
-    if m[f"{p}sign"]:
-        below_zero = (unit or after.lstrip()).startswith("摄氏度")
-        words = ("零下" if below_zero else "负") + words
-    if m[f"{p}cur"] and not after.lstrip().startswith("元"):
-        unit += "元"
-    return words + unit
-
-
-def _read_number(m: re.Match[str]) -> str:
-    after = m.string[m.end() :]
-    if m["tel"]:
-        return m["kw"] + m["kwsep"] + _phone(m["tel"])
-    if m["code"]:
-        return m["codep"] + "，".join(_digits(g) for g in re.split(r"[-－—–:：]", m["code"]))
-    if m["mobile"] or m["land"] or m["svc"] or m["svc2"]:
-        return _phone(m["mobile"] or m["land"] or m["svc"] or m["svc2"])
-    if m["gen"]:
-        return _digits(m["gen"])
-    if m["yr1"]:
-        return f"{_digits(m['yr1'])}到{_digits(m['yr2'])}"
-    if m["y"]:
-        return (
-            f"{_digits(m['y'])}年{_integer(m['mo'].lstrip('0'))}月{_integer(m['d'].lstrip('0'))}日"
-        )
-    if m["year"]:
-        return _digits(m["year"])
-    if m["dotted"]:
-        return "点".join(_integer(part) for part in m["dotted"].split("."))  # section 3.2.1
-    if m["hh"]:
-        hh = _integer(str(int(m["hh"])), liang=True) + "点"
-        mm = "" if m["mm"] == "00" and not m["ss"] else _number(m["mm"]) + "分"
-        return hh + mm + (_number(m["ss"]) + "秒" if m["ss"] else "")
-    if m["ra"]:
-        return f"{_number(m['ra'])}比{_number(m['rb'])}"
-    if m["fa"]:
-        return f"{_number(m['fb'])}分之{_number(m['fa'])}"
-    if m["ord"]:
-        items = re.findall(r"\s*([、,和及与或])\s*(\d+)", m["olist"] or "")
-        rest = "".join(sep + _number(n) for sep, n in items)
-        return "第" + _number(m["onum"]) + rest + (f"到{_number(m['oend'])}" if m["oend"] else "")
-    if m["a_num"]:
-        # The first bound is read like the second: 100-200元 → 一百到两百元, 10-20% → 百分之十到百分之二十.
-        b_unit = _UNITS.get(m["b_unit"] or "", "")
-        first = _quantity(m, "a_", b_unit or after, pct=m["b_pct"] or "")
-        return f"{first}到{_quantity(m, 'b_', after)}"
-    if m["q_num"]:
-        return _quantity(m, "q_", after)
-    return _integer(m["digits"])
-
-
-def _normalise_digits(text: str) -> str:
-    text = text.translate(str.maketrans("０１２３４５６７８９％／", "0123456789%/"))
-    return re.sub(r"(?<=\d)[．。](?=\d)", ".", text)
-
-
-def _read_numbers(text: str, start: int, end: int) -> str:
-    """text[start:end] with its numbers read; a reading still sees the words after `end`."""
-    out, pos = [], start
-    for m in _NUMBER_RE.finditer(text, start, end):
-        out += [text[pos : m.start()], _read_number(m)]
-        pos = m.end()
-    out.append(text[pos:end])
-    return "".join(out)
-
 
 def spoken_text(text: str, readings: Readings = ()) -> str:
     """What an announcer says: display text with every number written out in Chinese, and
     each word of `readings` (a covenant's pronunciation list) said as it is listed."""
-    text = _normalise_digits(display_text(text))
+    text = normalise_digits(display_text(text))
     pattern, said = _reading_table(tuple((w, r) for w, r in readings))
     out, pos = [], 0
     for m in pattern.finditer(text) if pattern else ():
-        out += [_read_numbers(text, pos, m.start()), said[m[0]]]
+        out += [read_numbers(text, pos, m.start()), said[m[0]]]
         pos = m.end()
-    out.append(_read_numbers(text, pos, len(text)))
+    out.append(read_numbers(text, pos, len(text)))
     spoken = "".join(out)
     # 2021年-2025年, 3月1日～3月15日, 8:00-17:00: the dash of a range of dates or times is 到.
-    spoken = re.sub(f"(?<=[{_DATE_UNITS}])\\s*[-－—–~～]\\s*(?=[{_DIGITS}十两])", "到", spoken)
+    spoken = re.sub(f"(?<=[{DATE_UNITS}])\\s*[-－—–~～]\\s*(?=[{DIGITS}十两])", "到", spoken)
     return re.sub(f"(?<=[{CJK}])/(?=[{CJK}])", "每", spoken)  # 100元/亩 → 一百元每亩
 
 
@@ -395,7 +127,7 @@ def _words_for_pinyin(text: str) -> list[str]:
     _load_vocabulary()
     words: list[str] = []
     for word in jieba.lcut(text):
-        if word in PHRASES_DICT or not _CJK_CHAR.search(word):
+        if word in PHRASES_DICT or not CJK_CHAR.search(word):
             words.append(word)
         else:
             words.extend(pypinyin_seg.cut(word))
@@ -421,9 +153,9 @@ def _adverbial_de(words: list[str]) -> list[str]:
         before, after = words[i - 1], words[i + 1]
         if (
             words[i] == "地"
-            and _is_cjk(before[-1])
+            and is_cjk(before[-1])
             and before[-1] not in _DI_AFTER
-            and _is_cjk(after[0])
+            and is_cjk(after[0])
         ):
             out[i] = "的"
     return out
@@ -522,14 +254,14 @@ _NOT_RESPELLING = "一不地"
 
 def normalise_word(word: str) -> str:
     """A word of a pronunciation list as it is matched: its display text, half-width digits."""
-    norm = _normalise_digits(display_text(word))
+    norm = normalise_digits(display_text(word))
     if not norm:
         raise ReadingError("词语是空的 / the word is empty")
     if len(norm) > MAX_WORD:
         raise ReadingError(
             f"词语太长（最多 {MAX_WORD} 个字）/ the word is too long (at most {MAX_WORD} characters)"
         )
-    if marks := sorted({ch for ch in norm if ch in _SPLIT_AT or ch in _FULL_PUNCT}):
+    if marks := sorted({ch for ch in norm if ch in _SPLIT_AT or ch in FULL_PUNCT}):
         raise ReadingError(
             f"词语 “{word}” 含有标点 {''.join(marks)}：朗读在标点处断句，这样的词永远对不上"
             f" / the word {word!r} holds punctuation ({''.join(marks)}), where phrases are cut,"
@@ -591,9 +323,9 @@ def normalise_reading(reading: str) -> str:
     text = re.sub(r"\s+", " ", reading).strip()
     if not text:
         raise ReadingError("读音是空的 / the reading is empty")
-    if all(_is_cjk(ch) for ch in text.replace(" ", "")):
+    if all(is_cjk(ch) for ch in text.replace(" ", "")):
         return to_simplified(text.replace(" ", ""))
-    if _CJK_CHAR.search(text):
+    if CJK_CHAR.search(text):
         raise ReadingError(
             f"读音 “{reading}” 混用了汉字和拼音：请只写拼音（chong2 qing4）或只写汉字"
             f" / the reading {reading!r} mixes Hanzi and pinyin: give pinyin (chong2 qing4) or Hanzi"
@@ -631,7 +363,7 @@ def respell(reading: str) -> str:
     """The Hanzi a reading is said as: itself if Hanzi, else common characters with those
     readings (chong2 qing4 → 崇庆), checked together so no two make a word read otherwise."""
     reading = normalise_reading(reading)
-    if _is_cjk(reading[0]):
+    if is_cjk(reading[0]):
         return reading
     syllables = reading.split()
     options = [_candidates(s) for s in syllables]
@@ -665,7 +397,7 @@ def _reading_table(
 def readings_used(text: str, readings: Readings) -> tuple[tuple[str, str], ...]:
     """The entries of `readings` whose word is in `text`, sorted: what saying `text` depends
     on (a clause's render key holds these, so a changed reading re-renders only its clauses)."""
-    shown = _normalise_digits(display_text(text))
+    shown = normalise_digits(display_text(text))
     return tuple(sorted((w, r) for w, r in readings if normalise_word(w) in shown))
 
 
@@ -704,7 +436,7 @@ def _split_at_punctuation(text: str) -> list[str]:
         if ch in _SPLIT_AT and not in_number:
             j = i + 1
             # Keep runs of marks and closing quotes with the phrase they end: 。” / ！？
-            while j < len(text) and (text[j] in _SPLIT_AT or text[j] in _CLOSERS):
+            while j < len(text) and (text[j] in _SPLIT_AT or text[j] in CLOSERS):
                 j += 1
             pieces.append(text[start:j])
             start = i = j
@@ -763,7 +495,7 @@ def _split_long(piece: str, max_chars: int, keep: tuple[str, ...] = ()) -> list[
 
 
 def _pause(piece: str, *, last: bool) -> int:
-    mark = piece.rstrip(_CLOSERS)[-1:]
+    mark = piece.rstrip(CLOSERS)[-1:]
     pause = _PAUSES.get(mark, PAUSE_WORD_BREAK)
     return max(pause, PAUSE_STOP) if last else pause
 
