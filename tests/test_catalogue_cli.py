@@ -273,7 +273,7 @@ def test_consent_withdrawal_takes_effect_at_once(catalogue):
     )
     assert withdrawn.exit_code == 0 and "withdrew 1" in withdrawn.output
     assert not on_air()
-    shown = catalogue.invoke("catalogue", "show", str(rid))
+    shown = catalogue.invoke("catalogue", "show", str(rid), "--as", "admin")
     assert "杨老师 · broadcast" in shown.output and "已撤回 withdrawn" in shown.output
     again = catalogue.invoke("catalogue", "consent", str(rid), "--person", "杨老师", "--withdraw")
     assert again.exit_code == 1 and "no consent to withdraw" in again.output
@@ -382,7 +382,7 @@ def test_export_defaults_to_the_public_and_writes_a_file(catalogue, tmp_path):
 @pytest.mark.parametrize("who", ["nobody", "village-榕溪村", "root"])
 def test_an_unknown_viewer_is_refused(runner, who):
     result = runner.invoke("catalogue", "search", "--as", who)
-    assert result.exit_code == 1 and "unknown viewer" in result.output
+    assert result.exit_code == 2 and "unknown viewer" in result.output  # a usage error
 
 
 # --- reels: planning follows the same rule -------------------------------------------------------

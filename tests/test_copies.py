@@ -105,12 +105,12 @@ def test_scan_later_then_copies_on_the_command_line(runner, tmp_path):
     scan = runner.invoke("catalogue", "scan", str(folder), "--later", "--workers", "1")
     assert scan.exit_code == 0, scan.output
     assert "copies waiting: 1" in scan.output
-    show = runner.invoke("catalogue", "show", "1")
+    show = runner.invoke("catalogue", "show", "1", "--as", "admin")
     assert "副本待做 copies waiting" in show.output and "dBFS" in show.output
     made = runner.invoke("catalogue", "copies", "--workers", "1")
     assert made.exit_code == 0, made.output
     assert "✓ #1 a.wav" in made.output and "完成 done 1，失败 failed 0" in made.output
-    show = runner.invoke("catalogue", "show", "1")
+    show = runner.invoke("catalogue", "show", "1", "--as", "admin")
     assert "copies waiting" not in show.output and "LUFS" in show.output
     assert "no copies are waiting" in runner.invoke("catalogue", "copies").output
 

@@ -262,7 +262,7 @@ def test_commands_answer_an_impossible_id_in_one_line(runner, tmp_path, args, ba
     result = runner.invoke(*args)
     assert result.exit_code == 1, result.output
     assert [ln for ln in result.output.splitlines() if ln.strip()] == [result.output.strip()]
-    assert result.output.startswith("Error: ") and " / " in result.output  # 中文 / English
+    assert result.output.startswith("错误 / Error: ") and " / " in result.output  # 中文 / English
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
@@ -270,7 +270,7 @@ def test_commands_answer_an_impossible_id_in_one_line(runner, tmp_path, args, ba
 def test_a_negative_id_is_not_found(runner, bad):
     result = runner.invoke("catalogue", "show", "--", bad)
     assert result.exit_code == 1
-    assert result.output.strip() == f"Error: 找不到录音 {bad} / no recording {bad}"
+    assert result.output.strip() == f"错误 / Error: 找不到录音 {bad} / no recording {bad}"
 
 
 @pytest.mark.parametrize(

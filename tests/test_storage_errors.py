@@ -62,7 +62,7 @@ def kuanyue(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and fragment in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("错误 / Error:")]
     assert len(errors) == 1 and " / " in errors[0]  # Chinese, then English
 
 

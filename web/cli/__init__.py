@@ -11,10 +11,11 @@ from __future__ import annotations
 import click
 
 from . import catalogue, covenants, reading, reels, system
+from .bilingual import BilingualGroup
 from .common import State
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=BilingualGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """款约 Kuanyue：村规民约的广播、字幕与视频 / village covenants narrated, subtitled and broadcast."""

@@ -7,12 +7,16 @@ commands about one recording and about the whole catalogue are here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import ingest
-from .common import VIEWER_HELP, State, friendly_errors
+from .common import State, friendly_errors, not_found, viewer_option
 from .metadata import build_meta, meta_options
+
+if TYPE_CHECKING:
+    from library.access import Viewer
 
 
 @click.group()
@@ -44,14 +48,19 @@ def edit(state: State, recording_id: int, **values) -> None:  # noqa: ANN003
 
 @catalogue.command()
 @click.argument("recording_id", type=int)
+@viewer_option
 @click.pass_obj
 @friendly_errors
-def show(state: State, recording_id: int) -> None:
-    """显示一个录音的全部信息 / show everything about a recording."""
-    from library.catalogue.recordings import format_date, get_recording
+def show(state: State, recording_id: int, viewer: Viewer) -> None:
+    """显示一个录音的全部信息（此身份可见的）/ show everything about a recording the viewer may see."""
+    from library.catalogue.queries import recording_page
+    from library.catalogue.recordings import format_date
 
     with state.db.session() as session:
-        r = get_recording(session, recording_id)
+        page = recording_page(session, viewer, recording_id)
+        if page is None:
+            raise click.ClickException(not_found(recording_id, viewer))
+        r = page.recording
         click.secho(f"#{r.id}", bold=True)
         for t in sorted(r.texts, key=lambda t: (t.field, t.lang)):
             click.echo(f"  {t.field} [{t.lang}]: {t.value}")
@@ -78,7 +87,7 @@ def show(state: State, recording_id: int) -> None:
             click.echo(f"  备注 notes: {r.notes}")
         for f in sorted(r.files, key=lambda f: f.kind):
             click.echo(_file_line(f))
-        for track in r.tracks:
+        for track in page.tracks:
             click.echo(
                 f"  文本 {track.kind} [{track.lang}, {track.format}, {track.protocol}]: {len(track.lines)} 行 lines"
             )
@@ -218,6 +227,7 @@ def consent(
     type=click.Choice(["public", "village", "restricted"]),
     help="此文本的访问规则（默认同录音）/ this text's protocol (default: the recording's)",
 )
+@viewer_option
 @click.pass_obj
 @friendly_errors
 def lyrics(
@@ -228,10 +238,12 @@ def lyrics(
     kind: str,
     lang: str,
     protocol: str | None,
+    viewer: Viewer,
 ) -> None:
-    """歌词、记录与译文（LRC、WebVTT、SRT 或纯文本）/ lyrics, transcripts, translations (LRC, WebVTT, SRT, plain)."""
+    """歌词、记录与译文（LRC、WebVTT、SRT 或纯文本）；list 只列此身份可读的 / lyrics, transcripts,
+    translations (LRC, WebVTT, SRT, plain); list shows those the viewer may read."""
     from library.catalogue.lyrics import attach_track
-    from library.catalogue.recordings import get_recording
+    from library.catalogue.queries import recording_page
 
     if action == "add":
         if file is None:
@@ -245,7 +257,10 @@ def lyrics(
             )
         return
     with state.db.session() as session:
-        for track in get_recording(session, recording_id).tracks:
+        page = recording_page(session, viewer, recording_id)
+        if page is None:
+            raise click.ClickException(not_found(recording_id, viewer))
+        for track in page.tracks:
             click.secho(f"{track.kind} [{track.lang}, {track.format}, {track.protocol}]", bold=True)
             for line in track.lines:
                 when = f"{line.start_s:7.2f}" if line.start_s is not None else "       "
@@ -265,18 +280,16 @@ def lyrics(
 @click.option("--has-lyrics", is_flag=True, default=None, help="只要有歌词的 / only with lyrics")
 @click.option("--protocol", type=click.Choice(["public", "village", "restricted"]))
 @click.option("--clause", "clause_key", help="关联的条款 / linked clause key")
-@click.option("--as", "viewer", default="public", show_default=True, help=VIEWER_HELP)
+@viewer_option
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.pass_obj
 @friendly_errors
-def search(state: State, query: str, viewer: str, limit: int, **filters) -> None:  # noqa: ANN003
+def search(state: State, query: str, viewer: Viewer, limit: int, **filters) -> None:  # noqa: ANN003
     """检索：中文（简繁皆可）、侗文（有无声调字母皆可）/ search Chinese (either script) and Dong (with or without tone letters)."""
-    from library.catalogue.export import parse_viewer
     from library.catalogue.queries import find_recordings
 
-    who = parse_viewer(viewer)
     with state.db.session() as session:
-        found = find_recordings(session, query, who, limit=limit, **filters)
+        found = find_recordings(session, query, viewer, limit=limit, **filters)
     if found.cut:
         click.echo(
             f"检索词太多或太长：只用了前 {found.max_terms} 个词、前 {found.max_chars} 个字 / "
@@ -298,17 +311,16 @@ def search(state: State, query: str, viewer: str, limit: int, **filters) -> None
     type=click.Path(dir_okay=False, path_type=Path),
     help="写入文件 / write to a file",
 )
-@click.option("--as", "viewer", default="public", show_default=True, help=VIEWER_HELP)
+@viewer_option
 @click.pass_obj
 @friendly_errors
-def export(state: State, fmt: str, output: Path | None, viewer: str) -> None:
+def export(state: State, fmt: str, output: Path | None, viewer: Viewer) -> None:
     """导出目录（CSV 或 JSON），只含有权查看的内容 / export the catalogue, only what the viewer may see."""
-    from library.catalogue.export import export_text, parse_viewer
+    from library.catalogue.export import export_text
     from media_pipeline.files import atomic_output
 
-    who = parse_viewer(viewer)
     with state.db.session() as session:
-        text = export_text(session, who, fmt)
+        text = export_text(session, viewer, fmt)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -344,20 +356,43 @@ def genres(
 @click.option("--decide", "pair_id", type=int, help="对这一对作出决定 / decide on this pair")
 @click.argument("decision", required=False, type=click.Choice(["same", "different", "pending"]))
 @click.option("--all", "show_all", is_flag=True, help="也列出已决定的 / list decided pairs too")
+@viewer_option
 @click.pass_obj
 @friendly_errors
-def duplicates(state: State, pair_id: int | None, decision: str | None, show_all: bool) -> None:
-    """疑似同一录音（指纹相近），由人决定，不会删除 / possible same takes, for a person to decide; nothing is deleted."""
+def duplicates(
+    state: State, pair_id: int | None, decision: str | None, show_all: bool, viewer: Viewer
+) -> None:
+    """疑似同一录音（指纹相近），由人决定，不会删除；只列此身份两首都看得到的 / possible same
+    takes, for a person to decide; nothing is deleted; only pairs the viewer may see both of."""
+    from library.access import can_see
     from library.catalogue.queries import duplicate_pairs
-    from library.catalogue.recordings import decide_near_duplicate
+    from library.catalogue.recordings import decide_near_duplicate, get_recording
 
     if pair_id is not None and decision is None:
         raise click.UsageError("需要 same 或 different / say same or different: --decide ID same")
     with state.db.session() as session:
         if pair_id is not None:
             decide_near_duplicate(session, pair_id, decision)
+        seen: dict[int, bool] = {}
+
+        def visible(recording_id: int) -> bool:
+            # The library's one rule (library/access.py) on each recording, asked once.
+            if recording_id not in seen:
+                seen[recording_id] = can_see(viewer, get_recording(session, recording_id))
+            return seen[recording_id]
+
+        hidden = 0
         for pair in duplicate_pairs(session, pending_only=not show_all):
+            if not (visible(pair.recording_a) and visible(pair.recording_b)):
+                hidden += 1
+                continue
             click.echo(
                 f"{pair.id}\t#{pair.recording_a} {pair.title_a} ~ #{pair.recording_b} {pair.title_b}"
                 f"\t{pair.similarity:.0%}\t{pair.decision}"
             )
+    if hidden:
+        click.echo(
+            f"另有 {hidden} 对此身份看不到（--as admin 可看全部）/ {hidden} more pair(s) hidden"
+            " from this viewer (--as admin shows them)",
+            err=True,
+        )

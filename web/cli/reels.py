@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .common import VIEWER_HELP, State, friendly_errors
+from .common import State, friendly_errors, viewer_option
+
+if TYPE_CHECKING:
+    from library.access import Viewer
 
 
 @click.command()
@@ -20,14 +24,13 @@ from .common import VIEWER_HELP, State, friendly_errors
     show_default=True,
     help="输出文件夹 / output folder",
 )
-@click.option("--as", "viewer", default="public", show_default=True, help=VIEWER_HELP)
+@viewer_option
 @click.pass_obj
 @friendly_errors
 def reel(
-    state: State, clause_key: str, recording_id: int | None, output: Path, viewer: str
+    state: State, clause_key: str, recording_id: int | None, output: Path, viewer: Viewer
 ) -> None:
     """条款视频加上唱这条规矩的歌 / the clause, then the excerpt that sings it (MP4 + loudspeaker MP3)."""
-    from library.catalogue.export import parse_viewer
     from library.catalogue.reels import compose_reel
 
     def planned(plan) -> None:  # noqa: ANN001 - a ReelPlan
@@ -40,7 +43,7 @@ def reel(
         state.db,
         state.store,
         clause_key,
-        parse_viewer(viewer),
+        viewer,
         output,
         recording_id=recording_id,
         font=state.config.subtitle_font,
