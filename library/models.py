@@ -102,6 +102,9 @@ class CovenantVersion(Base):
     encoding: Mapped[str] = mapped_column(String(40))
     preamble: Mapped[str] = mapped_column(Text, default="")
     dong_note: Mapped[str] = mapped_column(Text, default="")
+    # What follows the last clause and belongs to none (signature, date, unnumbered 附则
+    # sentences): shown with the covenant, never narrated.
+    closing: Mapped[str] = mapped_column(Text, default="", server_default="")
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     covenant: Mapped[Covenant] = relationship(back_populates="versions")

@@ -37,6 +37,13 @@ _HEADING_NUMBER = re.compile(
 )
 
 
+# Headings that name a part of the covenant (总则, 附则, 罚则 …) rather than a subject: no
+# playlist groups clauses by them, so they never stand in for a topic.
+_PART = re.compile(r"^(?:总则|附则|罚则|奖惩|其他|其它|附录|补充规定|通则|细则)$")
+# A heading longer than this is a sentence, not a name a topic tag could show.
+MAX_HEADING_TOPIC = 12
+
+
 def _score(text: str) -> dict[str, int]:
     return {
         topic: sum(len(k) * text.count(k) for k in keywords) for topic, keywords in TOPICS.items()
@@ -57,10 +64,24 @@ def topic_of_heading(heading: str) -> str | None:
 
 
 def guess_topic(text: str, section: str | None = None, *, chapter: str | None = None) -> str:
-    """The topic of a clause: from its section, then chapter heading, then its own words."""
+    """A clause's topic: its section's, chapter's or own words', else the heading's name."""
     for heading in (section, chapter):
         if heading and (topic := topic_of_heading(heading)):
             return topic
     scores = _score(to_simplified(text))
     best = max(scores, key=scores.__getitem__)
-    return best if scores[best] else OTHER
+    if scores[best]:
+        return best
+    # Nothing in the vocabulary fits: the heading's own words say more than 其他 would.
+    for heading in (section, chapter):
+        if heading and (title := heading_title(heading)):
+            return title
+    return OTHER
+
+
+def heading_title(heading: str) -> str | None:
+    """A heading's name as a topic ("第三章 村務公開" → "村务公开"); None for 附则 or a sentence."""
+    title = _HEADING_NUMBER.sub("", to_simplified(heading)).strip(" \u3000：:。.")
+    if not title or _PART.match(title) or len(title) > MAX_HEADING_TOPIC:
+        return None
+    return title

@@ -74,7 +74,11 @@ def _content(c: Clause | ParsedClause) -> tuple:
 
 
 def _same_text(version: CovenantVersion, parsed: ParsedCovenant) -> bool:
-    if version.preamble != parsed.preamble or len(version.clauses) != len(parsed.clauses):
+    if (
+        version.preamble != parsed.preamble
+        or version.closing != parsed.closing
+        or len(version.clauses) != len(parsed.clauses)
+    ):
         return False
     return all(
         _content(a) == _content(b)
@@ -177,6 +181,7 @@ def import_covenant(
             encoding=parsed.encoding,
             preamble=parsed.preamble,
             dong_note=getattr(parsed, "dong_note", "") or "",
+            closing=parsed.closing,
         )
         old_by_key = {c.key: c for c in old_clauses}
         for position, (p, key) in enumerate(zip(parsed.clauses, keys, strict=True), start=1):

@@ -93,11 +93,19 @@ def covenant_show(state: State, ref: str) -> None:
         )
         if ver.preamble:
             click.echo(f"序言 / preamble: {ver.preamble}")
+        chapter = section = None
         for c in ver.clauses:
+            if c.chapter and c.chapter != chapter:
+                click.secho(f"【{c.chapter}】", bold=True)
+            if c.section and (c.section != section or c.chapter != chapter):
+                click.secho(f"  〔{c.section}〕", bold=True)
+            chapter, section = c.chapter, c.section
             rendered = "✓" if c.segments else "·"
             click.echo(f"{rendered} {c.key}\t{c.label}\t[{c.topic}]\t{c.text_zh}")
             if c.text_dong:
                 click.echo(f"\t侗文 / Dong: {c.text_dong}")
+        if ver.closing:
+            click.echo(f"结尾 / closing: {ver.closing}")
 
 
 @covenant.command("diff")
