@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .loudness import Loudness, Target, master
+from .loudness import Loudness, master
+from .master_many import Target
 from .tools import DEFAULT_TOOLS, Tools
 
 # An 8th-order Butterworth low-pass as four biquads: Q = 1 / (2 cos θ) for its pole pairs.
@@ -67,7 +68,7 @@ class AudioProfile:
         return Mastered(Path(out), loudness, duration_s)
 
     def target(self, out: Path) -> Target:
-        """This profile as one of several outputs mastered together (loudness.master_many)."""
+        """This profile as one of several outputs mastered together (master_many.py)."""
         return Target(
             Path(out),
             self.codec_args,

@@ -2,7 +2,7 @@
 
 ffmpeg runs per clause (each ~80 ms of start-up before it reads a byte): one renders every
 audio chain to meter it, one writes every audio file and the videos' AAC
-(loudness.master_many), one renders both videos and meters the lossy audio files
+(master_many.py), one renders both videos and meters the lossy audio files
 (video.render_videos). espeak-ng runs once per phrase not yet in the synthesis cache.
 `prepare` loads the text dictionaries, for a parent process to call before it forks its
 workers.
@@ -17,7 +17,8 @@ from pathlib import Path
 from .audio import assemble_narration
 from .files import MadeFile
 from .jobs import VIDEO_SIZES, ClauseJob, ClauseOutput
-from .loudness import Loudness, Target, master_many
+from .loudness import Loudness
+from .master_many import Target, master_many
 from .profiles import PROFILES
 from .speech import SynthesisCache, create_engine
 from .subtitles import build_cues, write_subtitles

@@ -256,7 +256,7 @@ def profile_stages(sample: Path) -> None:
     from library.db import open_database
     from library.settings import load_config
     from library.store import MediaStore
-    from media_pipeline import loudness, render, tools
+    from media_pipeline import loudness, master_many, render, tools
     from media_pipeline.speech.cache import SynthesisCache
 
     clock = StageClock()
@@ -271,12 +271,12 @@ def profile_stages(sample: Path) -> None:
         clock.wrap(render, attr, name)
     clock.wrap(SynthesisCache, "synthesize", "speech: synthesis, cache misses")
     clock.wrap(rendering, "_record", "store and record (parent)")
-    for attr, name in [
-        ("_measure", "ffmpeg: meter a source"),
-        ("_meter_chains", "ffmpeg: render every chain, to meter it"),
-        ("_render_branches", "ffmpeg: write every audio file"),
+    for module, attr, name in [
+        (loudness, "_measure", "ffmpeg: meter a source"),
+        (master_many, "_meter_chains", "ffmpeg: render every chain, to meter it"),
+        (master_many, "_render_branches", "ffmpeg: write every audio file"),
     ]:
-        clock.wrap(loudness, attr, name, part=True)
+        clock.wrap(module, attr, name, part=True)
     run = tools.Tools.run
 
     def counted(self: tools.Tools, argv: list[str], **kwargs: object) -> object:

@@ -13,9 +13,7 @@ from media_pipeline.dsp import integrated_loudness
 from media_pipeline.errors import PipelineError, ToolFailed
 from media_pipeline.loudness import (
     Loudness,
-    Target,
     encoder_name,
-    master_many,
     measure_argv,
     measure_loudness,
     normalise,
@@ -24,6 +22,7 @@ from media_pipeline.loudness import (
     parse_out_time_s,
     video_audio_wav,
 )
+from media_pipeline.master_many import Target, master_many
 from media_pipeline.profiles import PROFILES
 from media_pipeline.recordings.probe import probe, streams
 
