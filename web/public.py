@@ -13,7 +13,9 @@ from werkzeug.http import parse_range_header
 
 from library.access import Viewer, media_file_for
 from library.catalogue.queries import recording_list, recording_page
+from library.covenants.display import display_lines, script_lang
 from library.covenants.queries import covenant_page, published_covenants
+from library.covenants.rendering import clause_heading
 
 bp = Blueprint("public", __name__)
 YEAR = 365 * 86400
@@ -28,6 +30,29 @@ DOWNLOADS = (
     ("subtitles-vtt", _l("字幕 WebVTT")),
     ("subtitles-ass", _l("字幕 ASS")),
 )
+
+# Language tags and performer roles as a reader names them (templates show these, never codes).
+LANG_NAMES = {
+    "zh-Hans": _l("简体中文"),
+    "zh-Hant": _l("繁体中文"),
+    "kmc-Latn": _l("南部侗语（拉丁字母）"),
+    "doc-Latn": _l("北部侗语（拉丁字母）"),
+}
+ROLE_NAMES = {
+    "lead": _l("领唱"),
+    "chorus": _l("合唱"),
+    "musician": _l("乐手"),
+    "actor": _l("演员"),
+    "recorder": _l("录制者"),
+}
+
+# Presentation helpers the templates share: the clause's 第一条 heading (as its video titles
+# it), the display text (as its subtitles show it), its script's tag, readable names.
+bp.add_app_template_filter(clause_heading, "clause_heading")
+bp.add_app_template_filter(display_lines, "display")
+bp.add_app_template_filter(script_lang, "script_lang")
+bp.add_app_template_filter(lambda code: LANG_NAMES.get(code, code), "lang_name")
+bp.add_app_template_filter(lambda role: ROLE_NAMES.get(role, role), "role_name")
 
 
 def _db():
