@@ -10,7 +10,9 @@ from .files import MadeFile
 from .profiles import PROFILES
 
 # Bump when a change to the pipeline should re-render everything already stored.
-PIPELINE_VERSION = "2"  # 2: the readings of issue 9 (地 de5, 幺 in service numbers, …)
+# 3: the clip layout of issue 9 item 5 (the whole clause on screen, the spoken phrase lit).
+# 2: the readings of issue 9 (地 de5, 幺 in service numbers, …).
+PIPELINE_VERSION = "3"
 
 VIDEO_SIZES: dict[str, tuple[int, int]] = {"16x9": (1280, 720), "9x16": (720, 1280)}
 

@@ -22,7 +22,7 @@ from .master_many import Target, master_many
 from .profiles import PROFILES
 from .speech import SynthesisCache, create_engine
 from .subtitles import build_cues, write_subtitles
-from .text import pinyin_for_speech, split_phrases
+from .text import display_text, pinyin_for_speech, split_phrases
 from .tools import DEFAULT_TOOLS, Tools
 from .video import AUDIO_CODEC_ARGS, TitleCard, VideoResult, render_videos
 
@@ -79,8 +79,9 @@ def render_clause(
     timings = [(t.start_ms, t.end_ms) for t in narration.phrases]
     n_heading = len(phrases) - len(body)
     # The Dong line belongs to the clause's text, not to its spoken heading (第三条).
+    heading_cues = build_cues([p.display for p in phrases[:n_heading]], timings[:n_heading])
     cues = [
-        *build_cues([p.display for p in phrases[:n_heading]], timings[:n_heading]),
+        *heading_cues,
         *build_cues([p.display for p in body], timings[n_heading:], job.text_dong),
     ]
     srt, vtt, ass = workdir / "subtitles.srt", workdir / "subtitles.vtt", workdir / "subtitles.ass"
@@ -107,6 +108,8 @@ def render_clause(
             job.clause_label,
             job.topic,
             card_ms=narration.speech_start_ms,
+            chapter=display_text(job.chapter or ""),
+            section=display_text(job.section or ""),
         )
         outputs = [
             (VIDEO_SIZES[fmt], workdir / f"video-{fmt}.mp4", workdir / f"poster-{fmt}.jpg")
@@ -122,6 +125,9 @@ def render_clause(
             copy_audio=True,
             threads=threads,
             meter=lossy,
+            # The clip shows the whole clause with its punctuation, the spoken phrase lit.
+            text="".join(p.display for p in body),
+            heading_cues=len(heading_cues),
             tools=tools,
         )
         videos.extend(run.videos)

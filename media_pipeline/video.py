@@ -1,7 +1,11 @@
-"""Subtitled clause videos: indigo background, title card and subtitles by libass, H.264/AAC.
+"""Clause videos: a title card, then the whole clause with the spoken phrase lit, H.264/AAC.
 
-How it is fast. A clause video is a still picture that changes only when a cue starts or
-ends or the title card gives way to the header, so the graph draws each picture once: the
+What the pictures show is `clip_layout`'s (ASS events, drawn by libass); the background is
+`clip_background`'s (the indigo pattern, or a photo that drifts by one step at each change).
+
+How it is fast. A clause video is a still picture that changes only when a cue starts (a
+phrase stays lit until the next one starts: clip_layout.hold_cues) or the title card gives
+way to the header, so the graph draws each picture once: the
 background (a soft diamond lattice on an indigo gradient) is computed in numpy at quarter
 size and read as one raw frame, scaled up, `loop`ed to one frame per change, `setpts` moves
 frame N to the Nth change, and `ass` (libass) draws the subtitles as they stand then. Then
@@ -39,6 +43,8 @@ multiple of real time; earlier rows with the machine loaded by other jobs, ±25 
   each picture drawn once, numpy background                             0.54 s → 55×
   + the AAC encoded by a second ffmpeg beside it                        0.44 s → 67×
   + an IDR at least every 4 s rather than 2 s (chosen)                  0.40 s → 74×, 77× moviepy
+  the clip layout (whole clause large, spoken phrase lit; ~10 pictures)  0.57 s → 53×
+    (libass blends ~10 ms of large type per picture; no drop shadow: −30 ms; a photo: 41×)
 Counted in instructions (valgrind) for a 26 s clause at 720p, 113 frames, before the change to
 one drawing per picture: x264 1.86 G (a repeat costs 12 M, a keyframe 29 M: x264 still
 analyses every macroblock before skipping it, and no x264 setting tried — stillimage,
@@ -67,14 +73,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
-import numpy as np
 
+from .clip_background import background_frame as background_frame
+from .clip_background import is_photo, pan_size, photo_frame
+from .clip_layout import Header, clip_ass, hold_cues
 from .errors import PipelineError
 from .files import atomic_output
 from .loudness import Loudness, meter_inputs, parse_meters
 from .recordings.probe import duration_s as probed_duration_s
 from .recordings.probe import probe
-from .subtitles import Cue, ass_time, to_ass
+from .subtitles import Cue, ass_time
 from .tools import DEFAULT_TOOLS, Tools
 
 # Each frame lasts this long unless the next change comes sooner; it is also the closing
@@ -95,20 +103,18 @@ KEYFRAME_MAX_MS = 4000
 # the clause's audio; render_video encodes it so only when given other audio.
 AUDIO_CODEC_ARGS = ("-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k", "-ar", "48000")
 
-# Dong indigo cloth: deep blue-violet, lighter at the top, with a faint woven diamond lattice.
-# (base, rise towards the top, lattice) per channel, in 8-bit RGB.
-_BACKGROUND = {"r": (20, 14, 4), "g": (24, 16, 4), "b": (50, 30, 7)}
-
 
 @dataclass(frozen=True)
 class TitleCard:
-    """Shown large while the opening chime plays (card_ms), then as a small header."""
+    """Shown large while the opening chime plays (card_ms), then as the header."""
 
     village: str
     covenant: str
     clause_label: str
     topic: str
     card_ms: int
+    chapter: str = ""  # 第二章 村容村貌, where the covenant has chapters
+    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,23 +185,6 @@ def _setpts_expr(changes: Sequence[int], repeat_ms: int) -> str:
     return _balanced_sum(terms)
 
 
-def background_frame(size: tuple[int, int]) -> bytes:
-    """The background at quarter size as one raw `gbrp` frame (planes G, B, R).
-
-    Gradient and lattice are computed per pixel of the quarter-size frame; scaled up
-    (bicubic) the lattice lines come out soft, like woven threads.
-    """
-    w, h = size[0] // 4, size[1] // 4
-    y, x = np.mgrid[0:h, 0:w]
-    lattice = ((x + y) % 12 == 6).astype(np.int32) + ((x - y + 1200) % 12 == 6)
-    rise = 1 - y / h
-    planes = {
-        name: np.floor(base + top * rise + line * lattice)
-        for name, (base, top, line) in _BACKGROUND.items()
-    }
-    return np.stack([planes["g"], planes["b"], planes["r"]]).astype(np.uint8).tobytes()
-
-
 def _changes_expr(changes: Sequence[int]) -> str:
     """Frame N's time in ms when there is one frame per change: changes[N]."""
     return _balanced_sum([f"eq(N,{i})*{t}" for i, t in enumerate(changes) if t])
@@ -207,9 +196,10 @@ class Picture:
 
     size: tuple[int, int]
     ass: Path
-    background: Path  # background_frame(size), written to a file
+    background: Path  # background_frame(size), or photo_frame(…, size) if pan, in a file
     out_mp4: Path
     poster: Path
+    pan: bool = False  # a photo at pan_size(size), its window moved at each change
 
 
 def _pictures(
@@ -220,20 +210,33 @@ def _pictures(
     streams = []
     for picture in pictures:
         w, h = picture.size
+        bw, bh = pan_size(picture.size) if picture.pan else (w // 4, h // 4)
         video = (
-            ffmpeg.input(
-                str(picture.background), f="rawvideo", pix_fmt="gbrp", s=f"{w // 4}x{h // 4}"
-            )
+            ffmpeg.input(str(picture.background), f="rawvideo", pix_fmt="gbrp", s=f"{bw}x{bh}")
             # Converted to YUV once, before the loop: libass then blends straight into YUV.
             # ffmpeg 5.1 blends with BT.601 coefficients, so the picture is BT.601 and tagged so.
-            .filter("scale", w, h, flags="bicubic", out_color_matrix="bt601", out_range="tv")
+            .filter(
+                "scale",
+                *((bw, bh) if picture.pan else (w, h)),
+                flags="bicubic",
+                out_color_matrix="bt601",
+                out_range="tv",
+            )
             .filter("format", "yuv420p")
             # One frame per change, at the change: libass draws each picture once.
             .filter("loop", loop=len(changes) - 1, size=1, start=0)
             .filter("settb", "1/1000")
             .filter("setpts", _changes_expr(changes))
-            .filter("ass", str(picture.ass))
         )
+        if picture.pan:
+            # The photo's window drifts corner to corner over the clip, one step per change
+            # (crop evaluates x and y per frame, and here frames are the changes): a slow
+            # pan that leaves the repeats between changes identical, i.e. skip blocks.
+            end_s = (changes[-1] + FRAME_MS) / 1000
+            video = video.filter(
+                "crop", w, h, x=f"(iw-ow)*t/{end_s:.3f}", y=f"(ih-oh)*t/{end_s:.3f}"
+            )
+        video = video.filter("ass", str(picture.ass))
         first = 0  # index of the interval's picture in the stream so far
         for _a, _b, n in spans:
             if n > 1:
@@ -364,6 +367,23 @@ def build_piped_argvs(
     return render, mux
 
 
+def _background_still(background: Path, tmp: Path, tools: Tools) -> Path:
+    """The background as a still image: a photo itself, or a frame from a video loop.
+
+    A moving background would make every frame different (each encoded, each drawn on by
+    libass: ~6× real time rather than 40×), so a video loop gives one still, from 1 s in.
+    """
+    if not Path(background).is_file():
+        raise PipelineError(f"找不到背景：{background} / background not found: {background}")
+    if is_photo(background):
+        return Path(background)
+    still = tmp / "background-still.png"
+    tools.ffmpeg("-v", "error", "-ss", "1", "-i", str(background), "-frames:v", "1", str(still))
+    if not still.is_file():  # a loop shorter than 1 s
+        tools.ffmpeg("-v", "error", "-i", str(background), "-frames:v", "1", str(still))
+    return still
+
+
 def audio_duration_ms(audio: Path, tools: Tools = DEFAULT_TOOLS) -> int:
     """Length of the audio in ms: read from the WAV header, or by ffprobe for other files."""
     try:
@@ -386,9 +406,11 @@ def render_video(
     duration_ms: int | None = None,
     copy_audio: bool = False,
     threads: int | None = None,
+    text: str | None = None,
+    background: Path | None = None,
     tools: Tools = DEFAULT_TOOLS,
 ) -> VideoResult:
-    """Render the subtitled clause video (H.264/AAC MP4, faststart) and its title poster."""
+    """Render the clause video (H.264/AAC MP4, faststart) and its title poster."""
     run = render_videos(
         audio,
         cues,
@@ -398,6 +420,8 @@ def render_video(
         duration_ms=duration_ms,
         copy_audio=copy_audio,
         threads=threads,
+        text=text,
+        background=background,
         tools=tools,
     )
     return run.videos[0]
@@ -422,9 +446,12 @@ def render_videos(
     copy_audio: bool = False,
     threads: int | None = None,
     meter: Sequence[Path] = (),
+    text: str | None = None,
+    heading_cues: int | None = None,
+    background: Path | None = None,
     tools: Tools = DEFAULT_TOOLS,
 ) -> VideoRun:
-    """Render one subtitled video and poster per (size, out_mp4, poster).
+    """Render one clause video and poster per (size, out_mp4, poster).
 
     `copy_audio`: `audio` is AAC encoded with AUDIO_CODEC_ARGS (as loudness.master_many makes
     it for a clause), copied into every video: one ffmpeg run. Otherwise the audio is encoded
@@ -434,6 +461,10 @@ def render_videos(
     fewer than the machine has, the other being the audio encoder's).
     `meter`: audio files to meter (decoded, true peak included) in the same run, saving a
     program start of their own: a clause's lossy audio files (loudness.master_many `meter`).
+    `text`: the clause's display text, punctuation included (else the cues' own text);
+    `heading_cues`: how many leading cues read the clause label (None: those whose text is it).
+    `background`: a photo (or a video, of which one still is used) shown darkened and
+    slowly panned instead of the generated pattern.
     """
     for (w, h), _, _ in outputs:
         if w % 4 or h % 4 or w <= 0 or h <= 0:
@@ -444,18 +475,25 @@ def render_videos(
         raise PipelineError(f"找不到音频：{audio} / audio not found: {audio}")
     if duration_ms is None:
         duration_ms = audio_duration_ms(Path(audio), tools)
-    changes = frame_times(cues, title.card_ms, duration_ms)
+    # A phrase stays lit until the next one starts: no change at a cue's own end.
+    held = hold_cues(cues, duration_ms) if cues else []
+    changes = frame_times(held, title.card_ms, duration_ms)
+    header = Header(title.clause_label, title.topic, title.chapter, title.section)
     # A private directory keeps the ASS path free of characters the filter syntax would need escaped.
     with tempfile.TemporaryDirectory(prefix="kuanyue-video-") as tmp, ExitStack() as stack:
+        photo = _background_still(background, Path(tmp), tools) if background else None
         pictures = []
         for k, (size, out_mp4, poster) in enumerate(outputs):
             ass = Path(tmp) / f"burn{k}.ass"
-            ass.write_text(to_ass(cues, size=size, font=font, title=title), encoding="utf-8")
-            background = Path(tmp) / f"background{k}.gbrp"
-            background.write_bytes(background_frame(size))
+            drawn = clip_ass(held, size=size, header=header, village=title.village,
+                             covenant=title.covenant, card_ms=title.card_ms, text=text,
+                             heading_cues=heading_cues, font=font)  # fmt: skip
+            ass.write_text(drawn, encoding="utf-8")
+            frame = Path(tmp) / f"background{k}.gbrp"
+            frame.write_bytes(photo_frame(photo, size) if photo else background_frame(size))
             tmp_mp4 = stack.enter_context(atomic_output(out_mp4))
             tmp_poster = stack.enter_context(atomic_output(poster))
-            pictures.append(Picture(size, ass, background, tmp_mp4, tmp_poster))
+            pictures.append(Picture(size, ass, frame, tmp_mp4, tmp_poster, pan=photo is not None))
         if copy_audio:
             argv = build_renders_argv(
                 Path(audio), pictures, changes=changes, threads=threads, meter=meter

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing — Debian packages, a .venv, the kuanyue package — and nothing else.
 # Idempotent: a second run only checks. Usage: scripts/setup.sh [--dev]
-#   --dev  also the test tools: Debian's chromium and mpv, pytest and friends.
+#   --dev  also the test tools: Debian's chromium, mpv and tesseract (chi_sim, the clip
+#          legibility test), pytest and friends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ DEV=0
 [ "${1:-}" = "--dev" ] && DEV=1
 
 PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fontconfig libchromaprint1)
-[ "$DEV" = 1 ] && PACKAGES+=(chromium mpv)
+[ "$DEV" = 1 ] && PACKAGES+=(chromium mpv tesseract-ocr tesseract-ocr-chi-sim)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

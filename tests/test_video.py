@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from media_pipeline.clip_layout import hold_cues
 from media_pipeline.errors import PipelineError
 from media_pipeline.recordings.probe import (
     duration_s,
@@ -261,7 +262,9 @@ def test_render_video_is_faststart_with_keyframes_at_the_changes(rendered, clip)
     rows = [line.split(",") for line in packets.stdout.decode().split()]
     pts = [int(p) for p, _, _ in rows]
     keys = [int(p) for p, _, flags in rows if "K" in flags]
-    changes = frame_times(clip[1], TITLE.card_ms, 6500)
+    # A phrase stays lit until the next starts: the changes are the card's end and cue starts.
+    changes = frame_times(hold_cues(clip[1], 6500), TITLE.card_ms, 6500)
+    assert changes == [0, 1500, 2400, 4900, 6460]
     assert pts == repeat_times(changes)  # a frame at every change, repeats in between
     assert set(changes) <= set(keys)  # every change is a keyframe (exact cue boundaries)
     assert max(b - a for a, b in zip(keys, keys[1:], strict=False)) <= KEYFRAME_MAX_MS
@@ -275,7 +278,9 @@ def _differs(a: Path, b: Path) -> float:
     from PIL import Image
 
     pa, pb = (np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in (a, b))
-    return float((np.abs(pa - pb).max(axis=2) > 40).mean())
+    # Above 80 levels: mpv and ffmpeg upsample chroma differently, and at the edges of amber
+    # type on indigo that alone reaches ~70; a lit phrase against an unlit one differs by ~180.
+    return float((np.abs(pa - pb).max(axis=2) > 80).mean())
 
 
 def _mpv_frame(video: Path, t: float, out: Path) -> Path:
@@ -309,8 +314,9 @@ SEEKERS = [
     ("shown", "target", "following"),
     [
         pytest.param(0.0, 0.75, 1.5, id="title-card"),
-        pytest.param(2.4, 3.5, 4.7, id="middle-of-cue-2"),
-        pytest.param(4.9, 5.6, 6.3, id="middle-of-cue-3"),
+        pytest.param(1.5, 2.0, 2.4, id="heading-spoken"),
+        # A phrase stays lit through the pause after it, until the next one starts.
+        pytest.param(2.4, 3.5, 4.9, id="middle-of-cue-2"),
     ],
 )
 def test_precise_seek_shows_the_current_cue(rendered, tmp_path, grab, shown, target, following):
@@ -377,7 +383,8 @@ def test_mpv_plays_from_a_seek(rendered, tmp_path, start, length, first, last):
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_chromium_plays_and_seeks(rendered, tmp_path):
-    """Headless Chromium decodes, plays and seeks; the seeked frame shows the subtitle."""
+    """Headless Chromium decodes, plays and seeks; the seeked frame shows the clause, which
+    stays on screen, the same picture, through the pause after a phrase."""
     from playwright.sync_api import sync_playwright
 
     result, _ = rendered
@@ -393,7 +400,7 @@ def test_chromium_plays_and_seeks(rendered, tmp_path):
       await new Promise(r => v.onseeked = r);
       const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
       const g = c.getContext('2d'); g.drawImage(v, 0, 0);
-      const d = g.getImageData(0, Math.floor(c.height * 0.7), c.width, Math.floor(c.height * 0.25)).data;
+      const d = g.getImageData(0, Math.floor(c.height * 0.2), c.width, Math.floor(c.height * 0.75)).data;
       let white = 0;
       for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] > 200 && d[i + 2] > 200) white++;
       return {duration: v.duration, played, time: v.currentTime, ready: v.readyState,
@@ -415,14 +422,14 @@ def test_chromium_plays_and_seeks(rendered, tmp_path):
             page = browser.new_page()
             page.goto(page_file.as_uri())
             in_cue = page.evaluate(script, 3.0)  # "严禁在山林…" is on screen
-            in_gap = page.evaluate(script, 4.8)  # between two cues: background only
+            in_gap = page.evaluate(script, 4.8)  # between two cues: the clause stays
         finally:
             browser.close()
     assert in_cue["duration"] == pytest.approx(result.duration_s, abs=0.1)
     assert in_cue["played"] > 0.1  # playback advanced
     assert (in_cue["w"], in_cue["h"]) == result.size
     assert in_cue["time"] == pytest.approx(3.0) and in_cue["ready"] >= 2
-    assert in_cue["white"] > 500 and in_gap["white"] == 0
+    assert in_cue["white"] > 5000 and in_gap["white"] == in_cue["white"]
 
 
 @pytest.mark.slow
@@ -454,7 +461,7 @@ def test_render_videos_both_sizes_in_one_run_with_the_aac_copied(clip, tmp_path)
         assert abs(stream_duration_s(video) - 6.5) <= 0.1 and abs(duration_s(info) - 6.5) <= 0.1
         packets = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
                        "packet=pts", "-of", "csv=p=0", str(out)])  # fmt: skip
-        changes = frame_times(cues, TITLE.card_ms, 6500)
+        changes = frame_times(hold_cues(cues, 6500), TITLE.card_ms, 6500)
         assert [int(p) for p in packets.stdout.decode().split()] == repeat_times(changes)
 
 

@@ -28,8 +28,10 @@ def test_covenant_page_has_video_track_audio_and_downloads(client, rendered):
     response = client.get(f"/c/{rendered.slug}")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert html.count("<video") == 3 and html.count("<audio") == 3
-    assert html.count('<track kind="subtitles" srclang="zh-Hans"') == 3
+    # Each clause: its 16:9 clip for wide screens and its 9:16 clip for phones (site.css).
+    assert html.count("<video") == 6 and html.count("<audio") == 3
+    assert html.count('class="clip clip-wide"') == 3 and html.count('class="clip clip-tall"') == 3
+    assert html.count('<track kind="subtitles" srclang="zh-Hans"') == 6
     assert "鸣锣喊寨" in html and "Kgal nyenc" in html
     links = media_links(html)
     assert len(links) >= 3 * 10
