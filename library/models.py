@@ -493,3 +493,22 @@ class Pronunciation(Base):
     word: Mapped[str] = mapped_column(String(50))  # as matched: zh-Hans, half-width digits
     reading: Mapped[str] = mapped_column(String(300))  # "chong2 qing4" or Hanzi
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- what a covenant's clips are shown over -----------------------------------------------------
+
+
+class CovenantBackground(StoredFile, Base):
+    """A photo or video loop the clips of a covenant are shown over (darkened, slowly panned):
+    one for the whole covenant (`topic` "") and one per topic, the topic's winning. Kept across
+    the covenant's versions; the file is in the content-addressed store."""
+
+    __tablename__ = "covenant_background"
+    __table_args__ = (UniqueConstraint("covenant_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    covenant_id: Mapped[int] = mapped_column(ForeignKey("covenant.id", ondelete="CASCADE"))
+    # "" rather than NULL for the whole covenant: a unique constraint treats NULLs as distinct.
+    topic: Mapped[str] = mapped_column(String(50), default="")
+    source_name: Mapped[str] = mapped_column(String(500))  # the file it was set from, as shown
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from .db import Database
-from .models import Consent, MediaFile, SegmentFile
+from .models import Consent, CovenantBackground, MediaFile, SegmentFile
 from .store import MediaStore
 
 GRACE_S = 3600.0
@@ -29,10 +29,17 @@ class Collected:
 
 
 def referenced(db: Database) -> set[str]:
-    """Every store path a row refers to: segment files, recording files, consent evidence."""
+    """Every store path a row refers to: segment and recording files, consent evidence,
+    covenant backgrounds."""
     paths: set[str] = set()
+    columns = (
+        SegmentFile.store_path,
+        MediaFile.store_path,
+        Consent.evidence_path,
+        CovenantBackground.store_path,
+    )
     with db.session() as session:
-        for column in (SegmentFile.store_path, MediaFile.store_path, Consent.evidence_path):
+        for column in columns:
             paths.update(p for p in session.scalars(select(column).distinct()) if p)
     return paths
 

@@ -4,16 +4,20 @@ The pattern (the default) is computed at quarter size and scaled up by ffmpeg. A
 by the cultural worker is cover-fitted to a frame PAN larger than the video, softened and
 darkened towards indigo so that near-white and amber type stays legible on any picture;
 the video graph crops a moving window out of it at each change (video._pictures), so the
-photo drifts slowly without making every frame different.
+photo drifts slowly without making every frame different. A video loop gives one still.
+`check_background` says whether a file chosen as a background will render.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import PipelineError
+from .errors import MediaError, PipelineError
+from .recordings.probe import media_url
+from .tools import DEFAULT_TOOLS, Tools
 
 # Dong indigo cloth: deep blue-violet, lighter at the top, with a faint woven diamond lattice.
 # (base, rise towards the top, lattice) per channel, in 8-bit RGB.
@@ -25,6 +29,7 @@ PAN = 1.08
 # type then keeps a contrast ratio above 6:1 and amber above 4.5:1 (WCAG AA).
 _PHOTO_KEEP = 0.28
 _INDIGO = np.array([16, 20, 46], dtype=np.float32)
+NO_PICTURE = "没有画面（是音频文件？） / has no picture (an audio file?)"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 
 
@@ -75,3 +80,42 @@ def photo_frame(photo: Path, size: tuple[int, int]) -> bytes:
 def is_photo(path: Path | None) -> bool:
     """Whether `path` names a still image to use as the background."""
     return path is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def background_still(background: Path, tmp: Path, tools: Tools = DEFAULT_TOOLS) -> Path:
+    """The background as a still image: a photo itself, or a frame from a video loop.
+
+    A moving background would make every frame different (each encoded, each drawn on by
+    libass: ~6× real time rather than 40×), so a video loop gives one still, from 1 s in.
+    """
+    if not Path(background).is_file():
+        raise PipelineError(f"找不到背景：{background} / background not found: {background}")
+    if is_photo(background):
+        return Path(background)
+    still = tmp / "background-still.png"
+    source = media_url(background)  # a name like "-x.mp4" or "a:b.mp4" is taken literally
+    tools.ffmpeg("-v", "error", "-ss", "1", "-i", source, "-frames:v", "1", str(still))
+    if not still.is_file():  # a loop shorter than 1 s
+        tools.ffmpeg("-v", "error", "-i", source, "-frames:v", "1", str(still))
+    return still
+
+
+def check_background(path: Path, tools: Tools = DEFAULT_TOOLS) -> str:
+    """ "image" or "video" when `path` will render as a background; MediaError otherwise.
+
+    libav's probe names what the file is (not a regular file, empty, not media); then the
+    still the render would use is made, at a small size, so a file that probes but does
+    not decode (a truncated JPEG, an audio file) is refused now rather than at render time.
+    """
+    from .recordings.libav import probe_media  # PyAV: loaded only when a background is set
+
+    info = probe_media(path, stills=True)
+    if not info.is_video:
+        raise MediaError(path, "not-media", NO_PICTURE)
+    with tempfile.TemporaryDirectory(prefix="kuanyue-background-") as tmp:
+        try:
+            photo_frame(background_still(path, Path(tmp), tools), (64, 36))
+        except PipelineError as exc:
+            raise MediaError(path, "corrupt", str(exc).splitlines()[0]) from exc
+    # A picture has no duration (or one frame's); a loop lasts.
+    return "video" if info.duration_s > 0.1 and not is_photo(path) else "image"

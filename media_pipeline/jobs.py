@@ -53,6 +53,10 @@ class ClauseJob:
     # to draw, through text.display_text like the clause text.
     chapter: str | None = None
     section: str | None = None
+    # The photo or video loop the cultural worker chose for the clause's videos (its topic's,
+    # else the covenant's), and its sha256: None draws the generated pattern.
+    background: str | None = None
+    background_sha256: str | None = None
 
     def inputs_hash(self) -> str:
         """SHA-256 of every input that changes the output (the clause key excluded)."""
@@ -64,6 +68,9 @@ class ClauseJob:
         for heading in ("chapter", "section"):
             if data[heading] is None:
                 del data[heading]  # no heading: the key of clauses rendered before headings were
+        data.pop("background")  # the picture's bytes count (its sha256), not where it lies
+        if data["background_sha256"] is None:
+            del data["background_sha256"]  # the pattern: the key of clauses rendered before
         data["pipeline"] = PIPELINE_VERSION
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()

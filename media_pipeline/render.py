@@ -128,6 +128,7 @@ def render_clause(
             # The clip shows the whole clause with its punctuation, the spoken phrase lit.
             text="".join(p.display for p in body),
             heading_cues=len(heading_cues),
+            background=Path(job.background) if job.background else None,
             tools=tools,
         )
         videos.extend(run.videos)

@@ -75,7 +75,7 @@ from pathlib import Path
 import ffmpeg
 
 from .clip_background import background_frame as background_frame
-from .clip_background import is_photo, pan_size, photo_frame
+from .clip_background import background_still, pan_size, photo_frame
 from .clip_layout import Header, clip_ass, hold_cues
 from .errors import PipelineError
 from .files import atomic_output
@@ -367,23 +367,6 @@ def build_piped_argvs(
     return render, mux
 
 
-def _background_still(background: Path, tmp: Path, tools: Tools) -> Path:
-    """The background as a still image: a photo itself, or a frame from a video loop.
-
-    A moving background would make every frame different (each encoded, each drawn on by
-    libass: ~6× real time rather than 40×), so a video loop gives one still, from 1 s in.
-    """
-    if not Path(background).is_file():
-        raise PipelineError(f"找不到背景：{background} / background not found: {background}")
-    if is_photo(background):
-        return Path(background)
-    still = tmp / "background-still.png"
-    tools.ffmpeg("-v", "error", "-ss", "1", "-i", str(background), "-frames:v", "1", str(still))
-    if not still.is_file():  # a loop shorter than 1 s
-        tools.ffmpeg("-v", "error", "-i", str(background), "-frames:v", "1", str(still))
-    return still
-
-
 def audio_duration_ms(audio: Path, tools: Tools = DEFAULT_TOOLS) -> int:
     """Length of the audio in ms: read from the WAV header, or by ffprobe for other files."""
     try:
@@ -481,7 +464,7 @@ def render_videos(
     header = Header(title.clause_label, title.topic, title.chapter, title.section)
     # A private directory keeps the ASS path free of characters the filter syntax would need escaped.
     with tempfile.TemporaryDirectory(prefix="kuanyue-video-") as tmp, ExitStack() as stack:
-        photo = _background_still(background, Path(tmp), tools) if background else None
+        photo = background_still(background, Path(tmp), tools) if background else None
         pictures = []
         for k, (size, out_mp4, poster) in enumerate(outputs):
             ass = Path(tmp) / f"burn{k}.ass"

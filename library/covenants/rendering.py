@@ -20,8 +20,9 @@ from ..errors import LibraryError
 from ..models import Clause, Covenant, Segment, SegmentFile
 from ..parallel import RunScratch, run_items
 from ..store import MediaStore, file_row, sha256_file
+from .backgrounds import background_for, backgrounds_of
 from .pronunciations import readings_of
-from .segments import clone_segment, find_segment_by_inputs
+from .segments import clone_segment, find_segment_by_inputs, promote_segment
 from .versions import get_covenant
 
 
@@ -48,9 +49,13 @@ def make_job(
     clause: Clause,
     options: RenderOptions,
     readings: tuple[tuple[str, str], ...] = (),
+    background: tuple[str, str] | None = None,
 ) -> ClauseJob:
     """The plain render job of one clause; of the covenant's pronunciation list (`readings`)
-    it holds only the words the clause says, so other entries never change its key."""
+    it holds only the words the clause says, so other entries never change its key.
+    `background`: the (path, sha256) of the picture its videos are shown over, if any."""
+    if not options.video_sizes:
+        background = None  # only videos show it: audio-only renders keep their key
     bed_sha = _file_sha(options.music_bed) if options.music_bed else None
     label = clause_heading(clause)
     if readings:
@@ -71,6 +76,8 @@ def make_job(
         readings=readings,
         chapter=clause.chapter,
         section=clause.section,
+        background=background[0] if background else None,
+        background_sha256=background[1] if background else None,
     )
 
 
@@ -193,12 +200,12 @@ def render_covenant(
     """
     started = time.perf_counter()
     report = RenderReport()
-    jobs, rendered = _plan(db, ref, keys, options)
+    jobs, rendered = _plan(db, ref, keys, options, store)
     if not all(rendered):
         checked = preflight(options, warn, tools)
         if checked != options:
             # The engine changed (gTTS unreachable): plan again with the fallback.
-            jobs, rendered = _plan(db, ref, keys, checked)
+            jobs, rendered = _plan(db, ref, keys, checked, store)
     todo: list[tuple[int, ClauseJob]] = []
     # One write transaction: of two runs planning at once, the second sees the first's reuse.
     with db.session(write=True) as session:
@@ -207,6 +214,9 @@ def render_covenant(
             if clause is None:  # the covenant was re-imported meanwhile: its new run does it
                 continue
             if _has_segment(clause, job):
+                # Rendered before (a background cleared, a reading removed): pages show a
+                # clause's newest segment, so the one matching these inputs becomes it.
+                promote_segment(session, clause, job.inputs_hash())
                 report.skipped.append(job.key)
                 status = "skipped"
             elif (other := find_segment_by_inputs(session, job.inputs_hash())) is not None:
@@ -224,9 +234,16 @@ def render_covenant(
 
 
 def _plan(
-    db: Database, ref: str, keys: set[str] | None, options: RenderOptions
+    db: Database,
+    ref: str,
+    keys: set[str] | None,
+    options: RenderOptions,
+    store: MediaStore | None = None,
 ) -> tuple[list[tuple[int, ClauseJob]], list[bool]]:
-    """The job of each clause to render, and whether each is rendered already."""
+    """The job of each clause to render, and whether each is rendered already.
+
+    `store` turns a background's store path into the file's path (keys do not depend on it).
+    """
     with db.session() as session:
         covenant = get_covenant(session, ref)
         version = covenant.current
@@ -239,7 +256,14 @@ def _plan(
             )
         clauses = [c for c in every if keys is None or c.key in keys]
         readings = readings_of(session, covenant.id)
-        jobs = [(c.id, make_job(covenant, c, options, readings)) for c in clauses]
+        chosen = {
+            topic: (str(store.path(path)) if store else path, sha)
+            for topic, (path, sha) in backgrounds_of(session, covenant.id).items()
+        }
+        jobs = [
+            (c.id, make_job(covenant, c, options, readings, background_for(chosen, c.topic)))
+            for c in clauses
+        ]
         return jobs, [_has_segment(c, job) for c, (_, job) in zip(clauses, jobs, strict=True)]
 
 

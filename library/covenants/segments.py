@@ -42,3 +42,16 @@ def copy_segments(session: Session, old: Clause, new: Clause) -> int:
 def find_segment_by_inputs(session: Session, inputs_hash: str) -> Segment | None:
     """Any segment already rendered from exactly these inputs (by any clause row)."""
     return session.scalar(select(Segment).where(Segment.inputs_hash == inputs_hash).limit(1))
+
+
+def promote_segment(session: Session, clause: Clause, inputs_hash: str) -> None:
+    """Make the clause's segment of `inputs_hash` its newest (pages show the newest), by
+    replacing it with a clone: same stored files, a new id. A no-op when it is the newest."""
+    matching = [s for s in clause.segments if s.inputs_hash == inputs_hash]
+    if not matching or clause.segments[-1] is matching[0]:
+        return
+    old = matching[0]
+    clause.segments.remove(old)  # deleted (delete-orphan) before its clone takes its key
+    session.flush()
+    copy = clone_segment(old, clause)
+    copy.render_seconds, copy.created_at = old.render_seconds, old.created_at

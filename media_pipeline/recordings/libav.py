@@ -108,8 +108,11 @@ def _opened(path: Path) -> Iterator[_Source]:
         yield _Source(f"file:{link}" if link else media_url(path), fh.fileno(), size)
 
 
-def probe_media(path: Path | str) -> MediaInfo:
-    """Probe a recording in-process; raise MediaError (with a reason) if it cannot be used."""
+def probe_media(path: Path | str, *, stills: bool = False) -> MediaInfo:
+    """Probe a recording in-process; raise MediaError (with a reason) if it cannot be used.
+
+    `stills`: a picture with no duration is usable (a clip background, not a recording).
+    """
     av = _av()
     path = Path(path)
     CALLS["libav"] += 1
@@ -129,7 +132,7 @@ def probe_media(path: Path | str) -> MediaInfo:
             detail = lines[-1] if lines else str(exc)
             raise MediaError(path, "corrupt" if corrupt else "not-media", detail) from None
     info = media_info(path, raw)
-    check_usable(info, decodable)
+    check_usable(info, decodable, stills=stills)
     return info
 
 

@@ -224,8 +224,11 @@ def container_name(raw: dict[str, Any]) -> str:
     return names[0]
 
 
-def check_usable(info: MediaInfo, decodable: frozenset[str]) -> None:
-    """Raise MediaError unless `info` has a stream in a `decodable` codec, its data all there."""
+def check_usable(info: MediaInfo, decodable: frozenset[str], *, stills: bool = False) -> None:
+    """Raise MediaError unless `info` has a stream in a `decodable` codec, its data all there.
+
+    `stills`: a picture (PNG, JPEG: one frame, no duration) is usable too.
+    """
     playable = [s for s in info.streams if not s.attached_pic]
     if not playable:
         raise MediaError(info.path, "not-media", "没有音频或视频流 / no audio or video stream")
@@ -233,7 +236,7 @@ def check_usable(info: MediaInfo, decodable: frozenset[str]) -> None:
     if not known:
         codecs = ", ".join(sorted({s.codec for s in playable}))
         raise MediaError(info.path, "unsupported", codecs)
-    if info.duration_s <= 0:
+    if info.duration_s <= 0 and not (stills and info.has_video):
         raise MediaError(info.path, "corrupt", "时长未知 / duration unknown")
     rates = [s.bit_rate or 0 for s in playable]
     if info.container in _INDEXED and all(rates):

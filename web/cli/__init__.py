@@ -1,15 +1,17 @@
 """The `kuanyue` command: parses input, calls the library, prints results (Chinese first).
 
-One module per command group — `covenants` (covenant …, render), `catalogue` (catalogue …),
-`reels` (reel), `system` (doctor, serve, store) — each added to `main` here; what they share is in
-`common`. Modules import only click and light library modules at the top, and the rest
-inside their commands, so `kuanyue --help` stays instant.
+One module per command group — `covenants` (covenant …, render; `reading` and `backgrounds`
+add commands to its group), `catalogue` (catalogue …), `reels` (reel), `system` (doctor,
+serve, store) — each added to `main` here; what they share is in `common`. Modules import
+only click and light library modules at the top, and the rest inside their commands, so
+`kuanyue --help` stays instant.
 """
 
 from __future__ import annotations
 
 import click
 
+from . import backgrounds as backgrounds  # adds `covenant background` to the covenant group
 from . import catalogue, covenants, reading, reels, system
 from .bilingual import BilingualGroup
 from .common import State

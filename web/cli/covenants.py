@@ -83,6 +83,7 @@ def covenant_list(state: State) -> None:
 @friendly_errors
 def covenant_show(state: State, ref: str) -> None:
     """显示当前版本的条款 / show the clauses of the current version."""
+    from library.covenants.backgrounds import backgrounds
     from library.covenants.versions import get_covenant
 
     with state.db.session() as session:
@@ -91,6 +92,9 @@ def covenant_show(state: State, ref: str) -> None:
         click.echo(
             f"{cov.title}（{cov.village}）第 {ver.number} 版 / version {ver.number}, {ver.source_name}"
         )
+        if chosen := backgrounds(session, ref):
+            shown = "；".join(f"{b.topic or '全约 whole'} {b.source_name}" for b in chosen)
+            click.echo(f"背景 / backgrounds: {shown}")
         if ver.preamble:
             click.echo(f"序言 / preamble: {ver.preamble}")
         chapter = section = None
