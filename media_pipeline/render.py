@@ -64,7 +64,7 @@ def render_clause(
         fallback=None,
         tools=tools,
     )
-    cache = SynthesisCache(cache_dir)
+    cache = SynthesisCache(cache_dir, scratch=workdir)
     body = split_phrases(job.text_zh, readings=job.readings)
     phrases = [*split_phrases(job.clause_label, readings=job.readings), *body]
     results = [cache.synthesize(engine, p.spoken) for p in phrases]

@@ -187,7 +187,7 @@ def test_the_render_job_carries_chapter_and_section(db, traditional):
     assert replace(first, chapter="第一章 防火").inputs_hash() != first.inputs_hash()
     plain = replace(third, chapter=None, section=None)
     data = asdict(plain)
-    for name in ("key", "readings", "chapter", "section"):
+    for name in ("key", "readings", "chapter", "section", "background", "background_sha256"):
         del data[name]
     data["options"].pop("music_bed")
     data["pipeline"] = PIPELINE_VERSION

@@ -62,8 +62,12 @@ def _require_complete(wav: Path, engine: SpeechEngine, spoken: str) -> None:
 class SynthesisCache:
     """WAVs stored as root/ab/abcdef….wav; safe to share between threads and processes."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, scratch: Path | None = None) -> None:
+        """`scratch`: where to synthesise before a phrase is moved into the cache (default: the
+        cache itself). A caller's scratch folder, removed whatever happens to the process,
+        leaves nothing behind when a worker is stopped mid-phrase (a full disk, Ctrl-C)."""
         self.root = Path(root)
+        self.scratch = Path(scratch) if scratch is not None else None
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
@@ -83,7 +87,7 @@ class SynthesisCache:
         with self._lock:
             self.misses += 1
         self.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.root, prefix=".synth-") as tmpdir:
+        with tempfile.TemporaryDirectory(dir=self.scratch or self.root, prefix=".synth-") as tmpdir:
             tmp = Path(tmpdir) / "speech.wav"
             engine.synthesize(spoken, tmp)
             _require_complete(tmp, engine, spoken)
@@ -92,5 +96,21 @@ class SynthesisCache:
             path = self.path_for(engine.identity(), spoken)
             path.parent.mkdir(parents=True, exist_ok=True)
             # Workers racing on the same phrase each rename a complete file; the last wins.
-            os.replace(tmp, path)
+            _move_into(tmp, path)
         return SynthResult(path, engine.name, engine.voice, cached=False)
+
+
+def _move_into(tmp: Path, path: Path) -> None:
+    """Rename `tmp` to `path` atomically, by way of a hidden name beside `path` when the
+    two lie on different file systems (a scratch folder elsewhere than the cache)."""
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        beside = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            shutil.copyfile(tmp, beside)
+            os.replace(beside, path)
+        finally:
+            beside.unlink(missing_ok=True)
