@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from library.catalogue.copies import make_pending_copies, waiting
+from library.catalogue.copies import (
+    BATCH_MAX,
+    BATCH_MEDIA_S,
+    _Item,
+    batches,
+    make_pending_copies,
+    waiting,
+)
 from library.catalogue.ingest import scan_folder
 from library.models import MediaFile
 from tests.recordings import make_recording
@@ -136,3 +143,22 @@ def test_the_page_says_the_copy_is_coming_and_serves_no_original(tmp_path, db, s
     make_pending_copies(db, store, workers=1)
     page = client.get("/recordings/1").get_data(as_text=True)
     assert "data-copy-pending" not in page and "<audio" in page
+
+
+def test_batches_share_runs_by_length_and_put_the_most_media_first():
+    lengths = [5.0] * 40 + [60.0] * 20 + [170.0] * 10 + [3600.0]
+    items = [_Item(i, i, f"r{i}", f"/s/{i}", s) for i, s in enumerate(lengths)]
+    made = batches(items, workers=2)
+    # Every recording exactly once.
+    assert sorted(i.file_id for b in made for i in b) == list(range(len(items)))
+    for batch in made:
+        media = sum(i.duration_s for i in batch)
+        assert len(batch) <= BATCH_MAX
+        assert len(batch) == 1 or media <= BATCH_MEDIA_S  # only a lone recording runs over
+    assert made[0] == (items[-1],)  # the hour-long one alone, and first
+    totals = [sum(i.duration_s for i in b) for b in made]
+    assert totals == sorted(totals, reverse=True)
+    assert any(len(b) == BATCH_MAX for b in made)  # short recordings share their runs
+    # Little to do: still some four batches per worker, so both workers have work.
+    few = batches(items[:8], workers=2)
+    assert len(few) >= 4
