@@ -512,3 +512,8 @@ class CovenantBackground(StoredFile, Base):
     topic: Mapped[str] = mapped_column(String(50), default="")
     source_name: Mapped[str] = mapped_column(String(500))  # the file it was set from, as shown
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- places and devices (library/broadcast/models.py, imported so Base.metadata holds them) ---
+
+from .broadcast import models as _broadcast_models  # noqa: E402, F401

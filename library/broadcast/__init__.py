@@ -1,0 +1,1 @@
+"""Broadcast: places, devices, playlists, schedules, announcements, rota and the timeline."""

@@ -1,0 +1,119 @@
+"""SQLAlchemy models of places and devices: county → township → village → zones, and devices.
+
+Kept apart from library/models.py (which would pass 600 lines) and imported at its end, so
+`library.models.Base.metadata` — what Alembic and tests/test_store.py compare — holds them.
+Villages are linked to covenants and recordings by name (they carry a village name string,
+and the access rule says `village:村名`), so a village's name is unique within its township.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..models import Base, utcnow
+
+DEFAULT_TZ = "Asia/Shanghai"
+DEVICE_KINDS = ("loudspeaker", "screen", "stream")
+
+
+class County(Base):
+    """A county (县), the top of the place tree."""
+
+    __tablename__ = "county"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    townships: Mapped[list[Township]] = relationship(
+        back_populates="county", order_by="Township.name", cascade="all, delete-orphan"
+    )
+
+
+class Township(Base):
+    """A township (乡镇) of a county."""
+
+    __tablename__ = "township"
+    __table_args__ = (UniqueConstraint("county_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("county.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    county: Mapped[County] = relationship(back_populates="townships")
+    villages: Mapped[list[Village]] = relationship(
+        back_populates="township", order_by="Village.name", cascade="all, delete-orphan"
+    )
+
+
+class Village(Base):
+    """A village (村) of a township, with the IANA time zone its schedules are kept in."""
+
+    __tablename__ = "village"
+    __table_args__ = (UniqueConstraint("township_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    township_id: Mapped[int] = mapped_column(ForeignKey("township.id", ondelete="CASCADE"))
+    # The link to covenants, recordings and `village:村名` viewers; indexed for lookups by name.
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    tz: Mapped[str] = mapped_column(String(64), default=DEFAULT_TZ)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    township: Mapped[Township] = relationship(back_populates="villages")
+    zones: Mapped[list[Zone]] = relationship(
+        back_populates="village", order_by="Zone.name", cascade="all, delete-orphan"
+    )
+    devices: Mapped[list[Device]] = relationship(
+        back_populates="village", order_by="Device.name", cascade="all, delete-orphan"
+    )
+
+
+class Zone(Base):
+    """A part of a village (寨 or 组) that a broadcast may be aimed at."""
+
+    __tablename__ = "zone"
+    __table_args__ = (UniqueConstraint("village_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    village: Mapped[Village] = relationship(back_populates="zones")
+
+
+# Which zones of its village a device serves (none: the whole village).
+device_zone = Table(
+    "device_zone",
+    Base.metadata,
+    Column("device_id", ForeignKey("device.id", ondelete="CASCADE"), primary_key=True),
+    Column("zone_id", ForeignKey("zone.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Device(Base):
+    """A loudspeaker, screen or stream in one village; its secret token is kept only hashed.
+
+    `token_hash` is sha256(salt + token) in hex with a per-token random `token_salt` (see
+    library/broadcast/devices.py for why this and not a server-keyed HMAC).
+    """
+
+    __tablename__ = "device"
+    __table_args__ = (UniqueConstraint("village_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # one of DEVICE_KINDS
+    enabled: Mapped[bool] = mapped_column(default=True)
+    token_salt: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    token_set_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    village: Mapped[Village] = relationship(back_populates="devices")
+    zones: Mapped[list[Zone]] = relationship(secondary=device_zone, order_by="Zone.name")
