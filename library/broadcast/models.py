@@ -1,4 +1,4 @@
-"""SQLAlchemy models of places and devices: county → township → village → zones, and devices.
+"""SQLAlchemy models of places, devices, playlists and schedules.
 
 Kept apart from library/models.py (which would pass 600 lines) and imported at its end, so
 `library.models.Base.metadata` — what Alembic and tests/test_store.py compare — holds them.
@@ -8,15 +8,18 @@ and the access rule says `village:村名`), so a village's name is unique within
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..models import Base, utcnow
 
 DEFAULT_TZ = "Asia/Shanghai"
 DEVICE_KINDS = ("loudspeaker", "screen", "stream")
+ITEM_KINDS = ("clause", "recording", "pause")
+LAYERS = ("emergency", "interrupt", "scheduled", "rotation", "default")
+OVERRUNS = ("finish", "cut")
 
 
 class County(Base):
@@ -117,3 +120,93 @@ class Device(Base):
 
     village: Mapped[Village] = relationship(back_populates="devices")
     zones: Mapped[list[Zone]] = relationship(secondary=device_zone, order_by="Zone.name")
+
+
+class Playlist(Base):
+    """A named, ordered list of clauses, recordings and pauses: one village's or county-wide.
+
+    The name is unique within its village, and among county-wide lists (village_id NULL);
+    SQLite's unique index lets NULLs repeat, so library/broadcast/programme.py checks that.
+    """
+
+    __tablename__ = "playlist"
+    __table_args__ = (UniqueConstraint("village_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    shuffle: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    village: Mapped[Village | None] = relationship()
+    items: Mapped[list[PlaylistItem]] = relationship(
+        back_populates="playlist", order_by="PlaylistItem.position", cascade="all, delete-orphan"
+    )
+
+
+class PlaylistItem(Base):
+    """One entry of a playlist: a clause (by key: its newest version), a recording or a pause."""
+
+    __tablename__ = "playlist_item"
+    __table_args__ = (UniqueConstraint("playlist_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlist.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))  # one of ITEM_KINDS
+    clause_key: Mapped[str | None] = mapped_column(String(100))
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    pause_s: Mapped[float | None]
+    repeat: Mapped[int] = mapped_column(default=1)
+
+    playlist: Mapped[Playlist] = relationship(back_populates="items")
+
+
+class Schedule(Base):
+    """A playlist in a recurring local-time window on some targets, at one layer.
+
+    Mapped onto `library.broadcast.rules.Schedule`; the window is kept as "HH:MM" text and an
+    end equal to the start means a whole day (the CLI spells that `all-day`).
+    """
+
+    __tablename__ = "schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlist.id", ondelete="CASCADE"))
+    rrule: Mapped[str] = mapped_column(Text)
+    window_start: Mapped[str] = mapped_column(String(5))
+    window_end: Mapped[str] = mapped_column(String(5))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date | None]
+    layer: Mapped[str] = mapped_column(String(20))  # one of LAYERS
+    overrun: Mapped[str] = mapped_column(String(10))  # one of OVERRUNS
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    playlist: Mapped[Playlist] = relationship()
+    targets: Mapped[list[ScheduleTarget]] = relationship(
+        back_populates="schedule", order_by="ScheduleTarget.id", cascade="all, delete-orphan"
+    )
+
+
+class ScheduleTarget(Base):
+    """One target of a schedule: exactly one of a village, a zone or a device."""
+
+    __tablename__ = "schedule_target"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedule.id", ondelete="CASCADE"))
+    village_id: Mapped[int | None] = mapped_column(
+        ForeignKey("village.id", ondelete="CASCADE"), index=True
+    )
+    zone_id: Mapped[int | None] = mapped_column(
+        ForeignKey("zone.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), index=True
+    )
+
+    schedule: Mapped[Schedule] = relationship(back_populates="targets")
+    village: Mapped[Village | None] = relationship()
+    zone: Mapped[Zone | None] = relationship()
+    device: Mapped[Device | None] = relationship()

@@ -2,7 +2,7 @@
 
 One module per command group — `covenants` (covenant …, render; `reading` and `backgrounds`
 add commands to its group), `catalogue` (catalogue …), `reels` (reel), `places` (village,
-device), `system` (doctor, serve, store) — each added to `main` here; what they share is in `common`. Modules import
+device), `programme` (playlist, schedule, timeline), `system` (doctor, serve, store) — each added to `main` here; what they share is in `common`. Modules import
 only click and light library modules at the top, and the rest inside their commands, so
 `kuanyue --help` stays instant.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from . import backgrounds as backgrounds  # adds `covenant background` to the covenant group
-from . import catalogue, covenants, places, reading, reels, system
+from . import catalogue, covenants, places, programme, reading, reels, system
 from .bilingual import BilingualGroup
 from .common import State
 
@@ -34,5 +34,8 @@ main.add_command(system.serve)
 main.add_command(system.store)
 main.add_command(places.village)
 main.add_command(places.device)
+main.add_command(programme.playlist)
+main.add_command(programme.schedule)
+main.add_command(programme.timeline)
 
 __all__ = ["main"]
