@@ -1,7 +1,8 @@
 """Public pages for residents: covenants, clauses with video, audio and downloads.
 
 Each view parses the request, calls one library function (`library.covenants.queries`,
-`library.catalogue.queries`, `library.access.media_file_for`) and renders what it returns;
+`library.catalogue.queries`, `library.access.media_file_for`, and for a village's programme
+`library.broadcast.village_day`) and renders what it returns;
 the queries and the access rule live in the library.
 """
 
@@ -12,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.http import parse_range_header
 
 from library.access import Viewer, media_file_for
+from library.broadcast.village_day import find_village_or_none, village_programme
 from library.catalogue.queries import recording_list, recording_page
 from library.covenants.display import display_lines, script_lang
 from library.covenants.queries import covenant_page, published_covenants
@@ -112,6 +114,24 @@ def covenant(slug: str):  # noqa: ANN201 - Flask view
             downloads=DOWNLOADS,
             sung=page.sung,
         )
+
+
+@bp.get("/v/<village>")
+def village(village: str):  # noqa: ANN201 - Flask view
+    """A village's programme for today and tomorrow in its own time (`?date=` picks today)."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    with _db().session() as session:
+        place = find_village_or_none(session, village)
+        if place is None:
+            abort(404)
+        try:
+            today = date.fromisoformat(request.args.get("date", ""))
+        except ValueError:
+            today = datetime.now(ZoneInfo(place.tz)).date()
+        days = [village_programme(session, place, today + timedelta(days=n)) for n in (0, 1)]
+        return render_template("village.html", village=place.name, tz=place.tz, days=days)
 
 
 def _ignore_unusable_range() -> None:

@@ -89,6 +89,29 @@ def playlist_show(state: State, name: str) -> None:
     click.echo(f"总时长 / total: {info.total_s:.1f} s")
 
 
+@playlist.command("export")
+@click.argument("name")
+@click.option(
+    "--device-kind",
+    default="loudspeaker",
+    show_default=True,
+    type=click.Choice(("loudspeaker", "screen")),
+    help="哪种设备的文件 / which device's files",
+)
+@click.option("-o", "--output", help="写到文件（默认标准输出）/ write to FILE (default stdout)")
+@click.pass_obj
+@friendly_errors
+def playlist_export(state: State, name: str, device_kind: str, output: str | None) -> None:
+    """导出为 M3U8 / export a playlist as extended M3U8."""
+    from library.broadcast.exports import playlist_m3u8, write_atomically
+
+    text = playlist_m3u8(state.db, name, device_kind, state.store.root.resolve())
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"已导出 / exported: {write_atomically(output, text)}")
+
+
 @click.group()
 def schedule() -> None:
     """节目时间表 / schedules: a playlist in a window on villages, zones or devices."""
@@ -158,6 +181,24 @@ def schedule_list(state: State, village_name: str | None) -> None:
             f"{s.id}\t{s.playlist}\t{s.window}\t{s.rrule}\t{days}\t"
             f"{LAYER_ZH.get(s.layer, s.layer)} {s.layer}\t{s.overrun}\t{'；'.join(s.targets)}"
         )
+
+
+@schedule.command("export")
+@click.option(
+    "--village", "village_name", help="只导出到达这个村的 / only those reaching a village"
+)
+@click.option("-o", "--output", help="写到文件（默认标准输出）/ write to FILE (default stdout)")
+@click.pass_obj
+@friendly_errors
+def schedule_export(state: State, village_name: str | None, output: str | None) -> None:
+    """导出为 iCalendar（.ics）/ export schedules as iCalendar."""
+    from library.broadcast.exports import schedules_ics, write_atomically
+
+    text = schedules_ics(state.db, village_name)
+    if output is None:
+        click.get_text_stream("stdout").write(text)
+    else:
+        click.echo(f"已导出 / exported: {write_atomically(output, text)}")
 
 
 @click.command()
