@@ -22,7 +22,13 @@ from ..access import Viewer, media_file_for
 from ..db import Database
 from .models import Schedule
 from .places import find_village
-from .programme import ProgrammeError, _clause, _reaching, _segment_file, find_playlist
+from .programme import (
+    ProgrammeError,
+    find_playlist,
+    newest_clause,
+    newest_segment_file,
+    schedules_reaching,
+)
 
 DEVICE_KINDS = ("loudspeaker", "screen")
 
@@ -50,8 +56,8 @@ def playlist_m3u8(
                 lines.extend([f"# 停顿 / pause {item.pause_s:g} s"] * item.repeat)
                 continue
             if item.kind == "clause" and item.clause_key:
-                clause = _clause(session, item.clause_key)
-                found = _segment_file(clause, "video-16x9" if screen else "audio-loudspeaker")
+                clause = newest_clause(session, item.clause_key)
+                found = newest_segment_file(clause, "video-16x9" if screen else "audio-loudspeaker")
                 if clause is not None and found is not None:
                     title = f"{clause.label} {_start(clause.text_zh)}"
                     entry = (found[1], title, found[0])
@@ -91,7 +97,7 @@ def schedules_ics(db: Database, village: str | None = None, now: datetime | None
         query = select(Schedule).order_by(Schedule.id)
         chosen = find_village(session, village) if village is not None else None
         if chosen is not None:
-            query = query.where(Schedule.id.in_(_reaching(chosen.id, None, ())))
+            query = query.where(Schedule.id.in_(schedules_reaching(chosen.id, None, ())))
         for schedule in session.scalars(query):
             tz = chosen.tz if chosen is not None else _first_tz(schedule)
             zones.add(tz)

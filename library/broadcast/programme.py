@@ -138,7 +138,7 @@ def add_item(
         playlist = find_playlist(session, playlist_ref)
         item = PlaylistItem(kind=kind, repeat=repeat, position=len(playlist.items) + 1)
         if kind == "clause":
-            if _clause(session, value.strip()) is None:
+            if newest_clause(session, value.strip()) is None:
                 raise ProgrammeError(f"找不到条款（KEY）：{value} / no clause with key {value!r}")
             item.clause_key = value.strip()
         elif kind == "recording":
@@ -290,7 +290,7 @@ def list_schedules(db: Database, village: str | None = None) -> list[ScheduleInf
         query = select(Schedule).order_by(Schedule.id)
         if village is not None:
             found = find_village(session, village)
-            query = query.where(Schedule.id.in_(_reaching(found.id, None, ())))
+            query = query.where(Schedule.id.in_(schedules_reaching(found.id, None, ())))
         return [_schedule_info(s) for s in session.scalars(query)]
 
 
@@ -301,7 +301,7 @@ def device_timeline(
     session: Session, device_ref: str, start: datetime, end: datetime
 ) -> list[TimelineItem]:
     """What device `device_ref` plays in [start, end), from the schedules that reach it."""
-    device, schedules, _, _ = _load(session, device_ref)
+    device, schedules, _, _ = load_device_rules(session, device_ref)
     return timeline(device, schedules, start, end)
 
 
@@ -310,7 +310,7 @@ def day_plan(db: Database, device_ref: str, day: date) -> tuple[str, str, list[P
     from zoneinfo import ZoneInfo
 
     with db.session() as session:
-        device, schedules, labels, names = _load(session, device_ref)
+        device, schedules, labels, names = load_device_rules(session, device_ref)
         zone = ZoneInfo(device.tz)
         start = datetime.combine(day, time(), zone)
         end = datetime.combine(day + timedelta(days=1), time(), zone)
@@ -327,7 +327,7 @@ def day_plan(db: Database, device_ref: str, day: date) -> tuple[str, str, list[P
     return name, device.tz, lines
 
 
-def _load(
+def load_device_rules(
     session: Session, device_ref: str
 ) -> tuple[rules.Device, list[rules.Schedule], dict[str, str], dict[str, str]]:
     """The device as rules, the schedules reaching it, media labels and playlist names."""
@@ -344,7 +344,9 @@ def _load(
     labels: dict[str, str] = {}
     names: dict[str, str] = {}
     out: list[rules.Schedule] = []
-    reaching = select(Schedule).where(Schedule.id.in_(_reaching(row.village_id, row.id, zone_ids)))
+    reaching = select(Schedule).where(
+        Schedule.id.in_(schedules_reaching(row.village_id, row.id, zone_ids))
+    )
     for schedule in session.scalars(reaching.order_by(Schedule.id)):
         items = [
             mapped
@@ -358,7 +360,7 @@ def _load(
     return device, out, labels, names
 
 
-def _reaching(village_id: int, device_id: int | None, zone_ids: tuple[int, ...]):  # noqa: ANN202
+def schedules_reaching(village_id: int, device_id: int | None, zone_ids: tuple[int, ...]):  # noqa: ANN202
     """A select of the ids of schedules with a target on this village, zone or device."""
     hits = [ScheduleTarget.village_id == village_id]
     if device_id is not None:
@@ -408,8 +410,8 @@ def _rule_item(
     screen = device.kind == "screen"
     media: rules.Media | None = None
     if item.kind == "clause" and item.clause_key:
-        clause = _clause(session, item.clause_key)
-        found = _segment_file(clause, "video-16x9" if screen else "audio-loudspeaker")
+        clause = newest_clause(session, item.clause_key)
+        found = newest_segment_file(clause, "video-16x9" if screen else "audio-loudspeaker")
         if clause is not None and found is not None:
             file, seconds = found
             kind: rules.MediaKind = "video" if screen else "audio"
@@ -436,7 +438,7 @@ def _rule_item(
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _clause(session: Session, key: str) -> lib.Clause | None:
+def newest_clause(session: Session, key: str) -> lib.Clause | None:
     """The newest version's clause with this key."""
     return session.scalar(
         select(lib.Clause)
@@ -447,7 +449,9 @@ def _clause(session: Session, key: str) -> lib.Clause | None:
     )
 
 
-def _segment_file(clause: lib.Clause | None, kind: str) -> tuple[lib.SegmentFile, float] | None:
+def newest_segment_file(
+    clause: lib.Clause | None, kind: str
+) -> tuple[lib.SegmentFile, float] | None:
     """The newest segment's file of `kind` and its seconds, if rendered."""
     if clause is None:
         return None
@@ -552,8 +556,8 @@ def _playlist_info(playlist: Playlist, session: Session) -> PlaylistInfo:
         if item.kind == "pause":
             label, seconds = f"停顿 / pause {item.pause_s:g} s", item.pause_s
         elif item.kind == "clause" and item.clause_key:
-            clause = _clause(session, item.clause_key)
-            found = _segment_file(clause, "audio-loudspeaker")
+            clause = newest_clause(session, item.clause_key)
+            found = newest_segment_file(clause, "audio-loudspeaker")
             seconds = found[1] if found else None
             label = f"条款 / clause {item.clause_key}"
         else:

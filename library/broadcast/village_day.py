@@ -21,7 +21,7 @@ from .. import models as lib
 from ..access import Viewer, may
 from .models import Village
 from .places import PlaceError, find_village
-from .programme import _load
+from .programme import load_device_rules
 from .timeline import timeline
 
 
@@ -65,7 +65,7 @@ def village_programme(session: Session, village: Village, day: date) -> VillageD
     for device in sorted(village.devices, key=lambda d: d.id):
         if not device.enabled:
             continue
-        rule_device, schedules, _, _ = _load(session, str(device.id))
+        rule_device, schedules, _, _ = load_device_rules(session, str(device.id))
         for item in timeline(rule_device, schedules, start, end):
             if item.media is None:
                 continue
