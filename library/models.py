@@ -514,6 +514,38 @@ class CovenantBackground(StoredFile, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class Reel(Base):
+    """A stored teaching reel (a clause's card, then the recording span that sings it), for
+    playlists; library/catalogue/reels.py makes it."""
+
+    __tablename__ = "reel"
+    __table_args__ = (UniqueConstraint("clause_key", "recording_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clause_key: Mapped[str] = mapped_column(String(100))
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    files: Mapped[list[ReelFile]] = relationship(
+        back_populates="reel", order_by="ReelFile.id", cascade="all, delete-orphan"
+    )
+
+    def file(self, kind: str) -> ReelFile | None:
+        """The stored file of this kind (`video` for screens, `audio-loudspeaker`)."""
+        return next((f for f in self.files if f.kind == kind), None)
+
+
+class ReelFile(StoredFile, Base):
+    """One stored file of a reel."""
+
+    __tablename__ = "reel_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reel.id", ondelete="CASCADE"), index=True)
+
+    reel: Mapped[Reel] = relationship(back_populates="files")
+
+
 # --- places and devices (library/broadcast/models.py, imported so Base.metadata holds them) ---
 
 from .broadcast import models as _broadcast_models  # noqa: E402, F401

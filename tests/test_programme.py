@@ -83,7 +83,7 @@ def _recording(db, consent: bool = True) -> int:  # noqa: ANN001
 def _day_items(db, device: str = "喇叭"):  # noqa: ANN001, ANN202
     from zoneinfo import ZoneInfo
 
-    from library.broadcast.programme import device_timeline
+    from library.broadcast.device_rules import device_timeline
 
     zone = ZoneInfo("Asia/Shanghai")
     with db.session() as session:

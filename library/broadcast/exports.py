@@ -22,13 +22,8 @@ from ..access import Viewer, media_file_for
 from ..db import Database
 from .models import Schedule
 from .places import find_village
-from .programme import (
-    ProgrammeError,
-    find_playlist,
-    newest_clause,
-    newest_segment_file,
-    schedules_reaching,
-)
+from .programme import ProgrammeError, find_playlist, newest_clause, newest_segment_file
+from .schedules import schedules_reaching
 
 DEVICE_KINDS = ("loudspeaker", "screen")
 

@@ -54,11 +54,16 @@ class Media:
 
 @dataclass(frozen=True, slots=True)
 class PlaylistItem:
-    """A media file or a pause of `pause_s` seconds, played `repeat` times in a row."""
+    """A media file or a pause of `pause_s` seconds, played `repeat` times in a row.
+
+    `until` is the item's last local date (a notice's or a list entry's expiry, inclusive): a
+    window opening after it plays the playlist without the item.
+    """
 
     media: Media | None = None
     pause_s: float = 0.0
     repeat: int = 1
+    until: date | None = None
 
     def __post_init__(self) -> None:
         """Exactly one of media or a positive pause; at least one play."""
@@ -114,9 +119,10 @@ class Schedule:
 
     `recurrence` is RFC 5545 text (RRULE, RDATE, EXDATE lines, or a bare `FREQ=…` rule)
     without DTSTART: the recurrence starts on `starts_on` at `window_start`, in the device's
-    local time. Each occurrence opens a window on that local date from `window_start` to
-    `window_end`; an end at or before the start runs past midnight into the next day, and an
-    end equal to the start is a whole day. `starts_on`/`ends_on` are inclusive and apply to
+    local time. Each occurrence opens a window at its local time (for daily and longer rules,
+    `window_start`; an hourly or minutely rule, or BYHOUR, gives several a day) lasting from
+    `window_start` to `window_end` on the wall clock; an end at or before the start runs past
+    midnight into the next day, and an end equal to the start is a whole day. `starts_on`/`ends_on` are inclusive and apply to
     the day a window opens. `created_at` (then `version`) decides which of two overlapping
     rules at the same layer and specificity is newer.
     """

@@ -108,9 +108,16 @@ Step = tuple[Media | None, float]  # one play: media (None for a pause) and its 
 
 
 @lru_cache(maxsize=4096)
-def _one_pass(playlist: Playlist, seed: str | None) -> tuple[Step, ...]:
-    """The playlist as it plays once: repeats expanded, shuffled when a seed is given."""
-    items = list(playlist.items)
+def _expires(playlist: Playlist) -> bool:
+    """Whether any item has a last day (only then does the pass depend on the window's day)."""
+    return any(i.until is not None for i in playlist.items)
+
+
+@lru_cache(maxsize=4096)
+def _one_pass(playlist: Playlist, seed: str | None, day: date | None) -> tuple[Step, ...]:
+    """The playlist as it plays once on `day`: expired items left out, repeats expanded,
+    shuffled when a seed is given."""
+    items = [i for i in playlist.items if day is None or i.until is None or i.until >= day]
     if seed is not None:
         # A string seed is hashed with SHA-512 by `random`, the same in every process.
         random.Random(seed).shuffle(items)
@@ -134,10 +141,13 @@ class _Window:
         seed = None
         if schedule.playlist.shuffle:
             seed = f"{schedule.id}:{schedule.version}:{day.isoformat()}"
-        self.steps = _one_pass(schedule.playlist, seed)
+        self.steps = _one_pass(
+            schedule.playlist, seed, day if _expires(schedule.playlist) else None
+        )
         self.pos = 0  # plays started and finished so far, counted across loops
         self.resume = False
-        self.done = False
+        # Every item expired before this window's day: it gives the air to the layers below.
+        self.done = not self.steps
 
     def next_step(self) -> Step | None:
         """The play at the current position, or None once a single-play window is through."""
@@ -202,16 +212,22 @@ def _windows(
     dtstart = datetime.combine(schedule.starts_on, schedule.window_start)
     rules, exdates = _recurrence(schedule.recurrence, dtstart)
     skipped = _exdate_days(exdates, zone) if exdates else set()
-    overnight = schedule.window_end <= schedule.window_start
+    length = datetime.combine(date.min, schedule.window_end) - datetime.combine(
+        date.min, schedule.window_start
+    )
+    if length <= timedelta(0):
+        length += timedelta(days=1)  # past midnight; equal ends make a whole day
     for occurrence in rules.between(
         datetime.combine(lo, time.min), datetime.combine(hi, time.max), inc=True
     ):
         day = occurrence.date()
         if day in skipped:
             continue
-        open_ = _local_ts(day, schedule.window_start, zone)
-        close_day = day + timedelta(days=1) if overnight else day
-        close = _local_ts(close_day, schedule.window_end, zone)
+        # Both edges are wall-clock times converted on their own, so a window across a DST
+        # change keeps them; a sub-daily rule's occurrence gives its own opening time.
+        open_ = _local_ts(day, occurrence.time(), zone)
+        closing = occurrence + length
+        close = _local_ts(closing.date(), closing.time(), zone)
         if close > open_:
             yield _Window(open_, close, schedule, match, day)
 

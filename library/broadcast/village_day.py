@@ -1,6 +1,6 @@
 """A village's programme for one local day, as the public may see it (the `/v/<village>` page).
 
-Each enabled device's timeline (`programme.device_timeline`'s rules) is worked out for the
+Each enabled device's timeline (`device_rules.load_device_rules`) is worked out for the
 day in the village's time zone, and items are merged per village: the same thing starting at
 the same moment on several devices is one line naming those devices, so a resident reads one
 programme, not one per loudspeaker, and still sees where it plays. Pauses and silence are left
@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from .. import models as lib
 from ..access import Viewer, may
+from .device_rules import load_device_rules
 from .models import Village
 from .places import PlaceError, find_village
-from .programme import load_device_rules
-from .timeline import timeline
 
 
 @dataclass(frozen=True)
@@ -65,8 +64,8 @@ def village_programme(session: Session, village: Village, day: date) -> VillageD
     for device in sorted(village.devices, key=lambda d: d.id):
         if not device.enabled:
             continue
-        rule_device, schedules, _, _ = load_device_rules(session, str(device.id))
-        for item in timeline(rule_device, schedules, start, end):
+        found = load_device_rules(session, str(device.id), (day, day))
+        for item in found.timeline(start, end):
             if item.media is None:
                 continue
             line = _public_line(session, item.media.sha256, item.start.astimezone(zone))

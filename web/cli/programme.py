@@ -51,7 +51,7 @@ def playlist() -> None:
 @friendly_errors
 def playlist_create(state: State, name: str, village_name: str | None, shuffle: bool) -> None:
     """新建播放列表 / create an empty playlist."""
-    from library.broadcast.programme import create_playlist
+    from library.broadcast.playlists import create_playlist
 
     info = create_playlist(state.db, name, village_name, shuffle)
     click.echo(f"已新建播放列表 / created playlist: {info.name}（{info.village or '全县 county'}）")
@@ -66,7 +66,7 @@ def playlist_create(state: State, name: str, village_name: str | None, shuffle: 
 @friendly_errors
 def playlist_add(state: State, name: str, kind: str, value: str, repeat: int) -> None:
     """加入条款（KEY）、录音（ID）或停顿（秒）/ append a clause, recording or pause."""
-    from library.broadcast.programme import add_item
+    from library.broadcast.playlists import add_item
 
     info = add_item(state.db, name, kind, value, repeat)
     click.echo(f"已加入 / added: {info.items[-1].label}（{len(info.items)} 项 items）")
@@ -78,7 +78,7 @@ def playlist_add(state: State, name: str, kind: str, value: str, repeat: int) ->
 @friendly_errors
 def playlist_show(state: State, name: str) -> None:
     """列出播放列表的条目和总时长 / list a playlist's items and total duration."""
-    from library.broadcast.programme import show_playlist
+    from library.broadcast.playlists import show_playlist
 
     info = show_playlist(state.db, name)
     shuffle = "，随机 / shuffled" if info.shuffle else ""
@@ -146,7 +146,7 @@ def schedule_add(
     overrun: str,
 ) -> None:
     """把播放列表排进时间表 / schedule a playlist."""
-    from library.broadcast.programme import add_schedule
+    from library.broadcast.schedules import add_schedule
 
     info = add_schedule(
         state.db,
@@ -170,7 +170,7 @@ def schedule_add(
 @friendly_errors
 def schedule_list(state: State, village_name: str | None) -> None:
     """列出时间表 / list schedules."""
-    from library.broadcast.programme import list_schedules
+    from library.broadcast.schedules import list_schedules
 
     found = list_schedules(state.db, village_name)
     if not found:
@@ -208,7 +208,7 @@ def schedule_export(state: State, village_name: str | None, output: str | None) 
 @friendly_errors
 def timeline(state: State, device_ref: str, day: str) -> None:
     """打印设备一天的节目单 / print a device's plan for one day."""
-    from library.broadcast.programme import day_plan
+    from library.broadcast.device_rules import day_plan
 
     when = _day(day, "--date")
     assert when is not None
