@@ -1,6 +1,6 @@
-"""Narration assembly: opening gong, phrases and pauses, optional music bed ducked under speech.
+"""Narration assembly: an opening gong or chime, phrases and pauses, a music bed ducked under speech.
 
-Layout: [lead-in silence][gong][gap][phrase 1][pause 1][phrase 2]…[phrase n][tail]. Each TTS
+Layout: [lead-in silence][intro][gap][phrase 1][pause 1][phrase 2]…[phrase n][tail]. Each TTS
 phrase is trimmed to its audible speech first, so the timings returned are where speech is
 heard — exact sample positions in the written file, rounded to ms — and subtitle cues made
 from them need no alignment. The assembly itself is numpy arithmetic on sample arrays (exact
@@ -26,6 +26,7 @@ from pydub import AudioSegment
 from .dsp import integrated_loudness, resample
 from .errors import PipelineError
 from .files import atomic_output
+from .jobs import check_intro
 from .tools import DEFAULT_TOOLS, Tools
 
 CHIME_GAP_MS = 300
@@ -35,6 +36,9 @@ _TRIM_DB = -40.0
 # The gong's peak relative to the speech peak: a struck gong's energy is all in the attack,
 # so at −4 dB it sounds about as loud as the voice after it.
 _CHIME_DB = -4.0
+# The ding-dong's peak relative to the speech peak: its tones ring on at near their peak
+# level (a gong's energy is gone within a second), so it sits lower to sound as loud.
+_DING_DONG_DB = -7.0
 # Music bed: its RMS sits this far under the speech RMS, dips _DUCK_DB further under each
 # phrase, starting _DUCK_ATTACK_MS before the speech and recovering over _DUCK_RELEASE_MS.
 _BED_DB = -15.0
@@ -68,7 +72,7 @@ class Narration:
 
 
 @functools.lru_cache(maxsize=4)
-def make_chime(duration_ms: int = 2200, sample_rate: int = 48000) -> AudioSegment:
+def make_gong(duration_ms: int = 2200, sample_rate: int = 48000) -> AudioSegment:
     """An opening gong (after the Dong 鸣锣喊寨 round): inharmonic partials, soft attack, decay.
 
     Made once per process and size (AudioSegments are immutable): it is the same every time.
@@ -100,22 +104,68 @@ def make_chime(duration_ms: int = 2200, sample_rate: int = 48000) -> AudioSegmen
     return _segment(ring * (10 ** (-3 / 20) / peak), sample_rate)
 
 
+# The name it had before there was a second intro: the clauses' "chime" is this gong.
+make_chime = make_gong
+
+
+@functools.lru_cache(maxsize=4)
+def make_ding_dong(sample_rate: int = 48000) -> AudioSegment:
+    """A public-address 叮咚: two bell tones a major third apart (E5 then C5), soft attack, decay.
+
+    Made once per process and rate, from fixed numbers only: the same samples every time.
+    """
+    strike_s, duration_s = 0.5, 1.7  # the second tone sounds this long after the first
+    n = round(sample_rate * duration_s)
+    t = np.arange(n) / sample_rate
+    # A small bell's partials (ratio, amplitude, decay time constant in s): near-harmonic,
+    # with one inharmonic "tierce" partial that makes it a bell rather than a sine.
+    partials = ((1.00, 1.00, 0.60), (2.00, 0.25, 0.30), (2.76, 0.10, 0.18), (4.07, 0.05, 0.10))
+    ring = np.zeros(n)
+    for onset, pitch in ((0.0, 659.26), (strike_s, 523.25)):
+        start = round(onset * sample_rate)
+        local = t[: n - start]
+        tone = np.zeros(len(local))
+        for ratio, amp, tau in partials:
+            tone += amp * np.exp(-local / tau) * np.sin(2 * np.pi * pitch * ratio * local)
+        # A felt hammer: 8 ms raised-cosine attack, no click.
+        attack = round(0.008 * sample_rate)
+        tone[:attack] *= 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, attack))
+        ring[start:] += tone
+    fade = round(0.15 * sample_rate)  # the last of the ring fades rather than stops
+    ring[n - fade :] *= np.linspace(1, 0, fade)
+    peak = float(np.max(np.abs(ring))) or 1.0
+    return _segment(ring * (10 ** (-3 / 20) / peak), sample_rate)
+
+
+def intro_samples(intro: str, sample_rate: int = 48000) -> tuple[np.ndarray, float] | None:
+    """The intro's float samples and its peak relative to speech (dB), or None for "none"."""
+    check_intro(intro)
+    if intro == "gong":
+        return _samples(make_gong(sample_rate=sample_rate)), _CHIME_DB
+    if intro == "chime":
+        return _samples(make_ding_dong(sample_rate)), _DING_DONG_DB
+    return None
+
+
 def assemble_narration(
     phrase_wavs: Sequence[Path],
     pauses_ms: Sequence[int],
     out_wav: Path,
     *,
     chime: bool = True,
+    intro: str = "gong",
     music_bed: Path | None = None,
     lead_in_ms: int = 300,
     tail_ms: int = 600,
     sample_rate: int = 48000,
     tools: Tools = DEFAULT_TOOLS,
 ) -> Narration:
-    """Assemble phrases (with pauses, gong and music bed) into a mono 16-bit WAV; return timings.
+    """Assemble phrases (with pauses, intro and music bed) into a mono 16-bit WAV; return timings.
 
     `pauses_ms` holds the pause after each phrase; the one after the last phrase may be
     given or left out, and is not used: the tail follows the last phrase.
+    `intro`: the sound before the first phrase, "gong", "chime" (a two-tone 叮咚) or "none";
+    `chime=False` (the clauses' older switch) means no intro whatever `intro` says.
     """
     if not phrase_wavs:
         raise PipelineError("没有可合成的语句 / no phrases to assemble")
@@ -126,6 +176,7 @@ def assemble_narration(
         )
     if min((*pauses_ms, lead_in_ms, tail_ms)) < 0:
         raise PipelineError("停顿不能为负 / pauses must not be negative")
+    opening = intro_samples(intro, sample_rate) if chime else None
     if music_bed is not None and not Path(music_bed).is_file():
         raise PipelineError(f"找不到背景音乐：{music_bed} / music bed not found: {music_bed}")
 
@@ -142,12 +193,12 @@ def assemble_narration(
 
     pieces: list[tuple[int, np.ndarray]] = []  # (start sample, samples)
     cursor = samples(lead_in_ms)
-    if chime:
-        gong = _samples(make_chime(sample_rate=sample_rate))
+    if opening is not None:
+        sound, level_db = opening
         pieces.append(
-            (cursor, gong * (speech_peak * 10 ** (_CHIME_DB / 20) / np.max(np.abs(gong))))
+            (cursor, sound * (speech_peak * 10 ** (level_db / 20) / np.max(np.abs(sound))))
         )
-        cursor += len(gong) + samples(CHIME_GAP_MS)
+        cursor += len(sound) + samples(CHIME_GAP_MS)
     intervals: list[tuple[int, int]] = []
     for i, phrase in enumerate(phrases):
         pieces.append((cursor, phrase))

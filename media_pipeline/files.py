@@ -63,6 +63,10 @@ class NotRegularFile(OSError):
         super().__init__(f"不是普通文件，而是{zh} / not a regular file but {en}")
         self.filename = path
 
+    def __str__(self) -> str:
+        """The message alone: OSError's own would print "[Errno None] None: path"."""
+        return str(self.args[0])
+
 
 def open_regular(path: Path | str) -> BinaryIO:
     """Open `path` for reading if, once open, it is a regular file; never block or wait.

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from .errors import PipelineError
 from .files import MadeFile
 from .profiles import PROFILES
 
@@ -15,6 +16,19 @@ from .profiles import PROFILES
 PIPELINE_VERSION = "3"
 
 VIDEO_SIZES: dict[str, tuple[int, int]] = {"16x9": (1280, 720), "9x16": (720, 1280)}
+
+# The sounds a narration can open with (audio.intro_samples): the gong of the 鸣锣喊寨 round,
+# a public-address two-tone chime (叮咚), or nothing.
+INTROS = ("gong", "chime", "none")
+
+
+def check_intro(intro: str) -> None:
+    """Raise PipelineError unless `intro` is one of INTROS."""
+    if intro not in INTROS:
+        raise PipelineError(
+            f"未知的开场音：{intro!r}（可选 {'、'.join(INTROS)}） / "
+            f"unknown intro {intro!r} (one of {', '.join(INTROS)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -28,8 +42,17 @@ class RenderOptions:
     profiles: tuple[str, ...] = tuple(PROFILES)
     video_sizes: tuple[str, ...] = ("16x9", "9x16")
     font: str = "Noto Sans CJK SC"
-    chime: bool = True
+    chime: bool = True  # False: no intro at all, whatever `intro` says (the older switch)
     music_bed: str | None = None
+    intro: str = "gong"  # one of INTROS
+
+    def __post_init__(self) -> None:
+        check_intro(self.intro)
+
+    @property
+    def intro_sound(self) -> str:
+        """The intro the narration opens with: `intro`, or "none" when `chime` is off."""
+        return self.intro if self.chime else "none"
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,9 @@ class ClauseJob:
         data = asdict(self)
         data.pop("key")
         data["options"].pop("music_bed")  # the bed's bytes count (its sha256), not where it lies
+        if data["options"]["intro"] == "gong" or not data["options"]["chime"]:
+            # The gong (or no intro at all): the key of clauses rendered before intros had kinds.
+            del data["options"]["intro"]
         if not data["readings"]:
             del data["readings"]  # no listed word: the key of clauses rendered before lists existed
         for heading in ("chapter", "section"):

@@ -14,14 +14,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .audio import assemble_narration
+from .audio import Narration, assemble_narration
 from .files import MadeFile
-from .jobs import VIDEO_SIZES, ClauseJob, ClauseOutput
+from .jobs import VIDEO_SIZES, ClauseJob, ClauseOutput, RenderOptions
 from .loudness import Loudness
 from .master_many import Target, master_many
 from .profiles import PROFILES
 from .speech import SynthesisCache, create_engine
-from .subtitles import build_cues, write_subtitles
+from .subtitles import Cue, build_cues, write_subtitles
 from .text import display_text, pinyin_for_speech, split_phrases
 from .tools import DEFAULT_TOOLS, Tools
 from .video import AUDIO_CODEC_ARGS, TitleCard, VideoResult, render_videos
@@ -72,7 +72,7 @@ def render_clause(
         [r.wav for r in results],
         [p.pause_after_ms for p in phrases],
         workdir / "narration.wav",
-        chime=options.chime,
+        intro=options.intro_sound,
         music_bed=Path(options.music_bed) if options.music_bed else None,
         tools=tools,
     )
@@ -84,13 +84,72 @@ def render_clause(
         *heading_cues,
         *build_cues([p.display for p in body], timings[n_heading:], job.text_dong),
     ]
+    title = TitleCard(
+        job.village,
+        job.covenant_title,
+        job.clause_label,
+        job.topic,
+        card_ms=narration.speech_start_ms,
+        chapter=display_text(job.chapter or ""),
+        section=display_text(job.section or ""),
+    )
+    files = render_outputs(
+        narration,
+        cues,
+        title,
+        options,
+        workdir,
+        # The clip shows the whole clause with its punctuation, the spoken phrase lit.
+        text="".join(p.display for p in body),
+        heading_cues=len(heading_cues),
+        background=Path(job.background) if job.background else None,
+        threads=threads,
+        tools=tools,
+    )
+
+    last = results[-1]
+    return ClauseOutput(
+        key=job.key,
+        files=tuple(files),
+        duration_s=narration.duration_ms / 1000,
+        engine=last.engine,
+        voice=last.voice,
+        seconds=time.perf_counter() - started,
+        synthesised=sum(not r.cached for r in results),
+    )
+
+
+def write_subtitle_files(cues: Sequence[Cue], workdir: Path, font: str) -> list[MadeFile]:
+    """Write the cues as subtitles.srt, .vtt and .ass (styled for 16:9 burn-in) in `workdir`."""
     srt, vtt, ass = workdir / "subtitles.srt", workdir / "subtitles.vtt", workdir / "subtitles.ass"
-    write_subtitles(cues, srt, vtt, ass, size=VIDEO_SIZES["16x9"], font=options.font)
-    subtitle_files = [
+    write_subtitles(cues, srt, vtt, ass, size=VIDEO_SIZES["16x9"], font=font)
+    return [
         MadeFile("subtitles-srt", str(srt), "application/x-subrip"),
         MadeFile("subtitles-vtt", str(vtt), "text/vtt"),
         MadeFile("subtitles-ass", str(ass), "text/x-ssa"),
     ]
+
+
+def render_outputs(
+    narration: Narration,
+    cues: Sequence[Cue],
+    title: TitleCard,
+    options: RenderOptions,
+    workdir: Path,
+    *,
+    text: str,
+    heading_cues: int,
+    background: Path | None = None,
+    threads: int | None = None,
+    tools: Tools = DEFAULT_TOOLS,
+) -> list[MadeFile]:
+    """Everything made from an assembled narration and its cues: every audio profile of
+    `options`, the subtitles and the videos with their posters, in that order.
+
+    Shared by clauses and announcements (media_pipeline.announcement): one narration WAV
+    in, the files described out; `text` and `heading_cues` are render_videos' own.
+    """
+    subtitle_files = write_subtitle_files(cues, workdir, options.font)
 
     # Every audio profile, and the videos' AAC, mastered together from the one narration.
     targets = [
@@ -102,15 +161,6 @@ def render_clause(
 
     def render_videos_and_meter(lossy: Sequence[Path]) -> list[Loudness]:
         # The videos' run also meters the lossy audio files: one program start fewer.
-        title = TitleCard(
-            job.village,
-            job.covenant_title,
-            job.clause_label,
-            job.topic,
-            card_ms=narration.speech_start_ms,
-            chapter=display_text(job.chapter or ""),
-            section=display_text(job.section or ""),
-        )
         outputs = [
             (VIDEO_SIZES[fmt], workdir / f"video-{fmt}.mp4", workdir / f"poster-{fmt}.jpg")
             for fmt in options.video_sizes
@@ -125,10 +175,9 @@ def render_clause(
             copy_audio=True,
             threads=threads,
             meter=lossy,
-            # The clip shows the whole clause with its punctuation, the spoken phrase lit.
-            text="".join(p.display for p in body),
-            heading_cues=len(heading_cues),
-            background=Path(job.background) if job.background else None,
+            text=text,
+            heading_cues=heading_cues,
+            background=background,
             tools=tools,
         )
         videos.extend(run.videos)
@@ -154,17 +203,7 @@ def render_clause(
     for fmt, result in zip(options.video_sizes, videos, strict=True):
         files.append(MadeFile(f"video-{fmt}", str(result.path), "video/mp4", result.duration_s))
         files.append(MadeFile(f"poster-{fmt}", str(result.poster), _image_mime(result.poster)))
-
-    last = results[-1]
-    return ClauseOutput(
-        key=job.key,
-        files=tuple(files),
-        duration_s=narration.duration_ms / 1000,
-        engine=last.engine,
-        voice=last.voice,
-        seconds=time.perf_counter() - started,
-        synthesised=sum(not r.cached for r in results),
-    )
+    return files
 
 
 def _audio_file(kind: str, path: Path, mime: str, duration_s: float, loudness) -> MadeFile:  # noqa: ANN001

@@ -83,14 +83,23 @@ if ! $K schedule list --village "$VILLAGE" | awk -F'\t' -v p="$PLAYLIST" -v w="$
     '$2 == p && $3 == w { found = 1 } END { exit !found }'; then
     $K schedule add "$PLAYLIST" --rrule FREQ=DAILY --window "$WINDOW" --village "$VILLAGE"
 fi
-# 鸣锣喊寨 (the gong round, clause rongxi-01) is a household rota, which does not exist yet.
-echo "鸣锣喊寨轮值表尚未实现 / the gong-round rota is not built yet (issue 10)"
+TODAY=$(.venv/bin/python -c 'from datetime import datetime; from zoneinfo import ZoneInfo
+print(datetime.now(ZoneInfo("Asia/Shanghai")).date())')
+TOMORROW=$(.venv/bin/python -c 'from datetime import date, timedelta
+print(date.fromisoformat("'"$TODAY"'") + timedelta(days=1))')
+# 鸣锣喊寨 (clause rongxi-01): five households take the evening gong round in turn, at 20:00,
+# cutting into the evening programme, which resumes after the call. Each household's call is
+# rendered once, when the rota is made.
+if ! $K rota show 鸣锣喊寨 --days 7 2>/dev/null; then
+    $K rota create 鸣锣喊寨 --village "$VILLAGE" --at 20:00 --from "$TODAY" \
+        --member 杨老三 --member 吴家宝 --member 石大姐 --member 陆永年 --member 龙金花
+fi
 echo "明天鼓楼喇叭的节目单 / tomorrow's plan for 鼓楼喇叭:"
-TOMORROW=$(.venv/bin/python -c 'from datetime import datetime, timedelta; from zoneinfo import ZoneInfo
-print((datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date())')
-# The playlist loops through its hour: the first pass is enough to read (the whole plan:
-# the same command, whole).
+# The playlist loops through its hour: the first pass is enough to read, then the gong round
+# (the whole plan: the same command, whole).
 PLAN=$($K timeline 鼓楼喇叭 --date "$TOMORROW")
 printf '%s\n' "$PLAN" | sed -n '1,18p'
+echo "  …"
+printf '%s\n' "$PLAN" | grep -B1 -A1 '鸣锣喊寨' | head -3
 echo "  …（共 $(printf '%s\n' "$PLAN" | wc -l) 行 / $(printf '%s\n' "$PLAN" | wc -l) lines in all: $K timeline 鼓楼喇叭 --date $TOMORROW）"
 exec $K serve

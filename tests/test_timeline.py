@@ -369,6 +369,101 @@ CASES = [
         [],
         id="a-rule-for-another-village-misses-the-device",
     ),
+    pytest.param(
+        [
+            sched("programme", "08:00-09:00", playlist(TEN)),
+            sched(
+                "notice",
+                "08:15-08:20",
+                Playlist(
+                    id="N",
+                    items=(
+                        PlaylistItem(media=media("N1", 2), until=date(2026, 12, 7)),
+                        PlaylistItem(media=media("N2", 2), until=date(2026, 12, 8)),
+                    ),
+                ),
+                layer=Layer.INTERRUPT,
+                loop=False,
+            ),
+        ],
+        "08 08:00",
+        "08 09:00",
+        [
+            ("08 08:00", "08 08:10", "programme", "T", "played"),
+            ("08 08:10", "08 08:15", "programme", "T", "interrupted"),
+            ("08 08:15", "08 08:17", "notice", "N2", "played"),
+            ("08 08:17", "08 08:27", "programme", "T", "resumed"),
+            ("08 08:27", "08 08:37", "programme", "T", "played"),
+            ("08 08:37", "08 08:47", "programme", "T", "played"),
+            ("08 08:47", "08 08:57", "programme", "T", "played"),
+            ("08 08:57", "08 09:07", "programme", "T", "finished-late"),
+        ],
+        id="expired-item-left-out-and-a-single-play-hands-the-air-back",
+    ),
+    pytest.param(
+        [
+            sched(
+                "notice",
+                "08:15-08:20",
+                Playlist(
+                    id="N", items=(PlaylistItem(media=media("N1", 2), until=date(2026, 12, 6)),)
+                ),
+                layer=Layer.INTERRUPT,
+                loop=False,
+            ),
+        ],
+        "06 00:00",
+        "08 00:00",
+        [("06 08:15", "06 08:17", "notice", "N1", "played")],
+        id="expiry-is-the-last-day-inclusive",
+    ),
+    pytest.param(
+        [
+            sched(
+                "repeats",
+                "08:00-08:05",
+                playlist(media("R", 2)),
+                recurrence="FREQ=MINUTELY;INTERVAL=30;COUNT=3",
+                starts_on=date(2026, 12, 7),
+                loop=False,
+            ),
+        ],
+        "07 00:00",
+        "08 00:00",
+        [
+            ("07 08:00", "07 08:02", "repeats", "R", "played"),
+            ("07 08:30", "07 08:32", "repeats", "R", "played"),
+            ("07 09:00", "07 09:02", "repeats", "R", "played"),
+        ],
+        id="a-minutely-rule-opens-a-window-at-each-occurrence",
+    ),
+    pytest.param(
+        [
+            sched("programme", "19:30-21:00", playlist(HOUR)),
+            sched(
+                "emergency",
+                "19:40-19:50",
+                playlist(media("E", 2), 1),
+                recurrence="FREQ=DAILY;COUNT=1",
+                starts_on=date(2026, 12, 7),
+                layer=Layer.EMERGENCY,
+            ),
+        ],
+        "07 19:30",
+        "07 20:51",
+        [
+            ("07 19:30", "07 19:40", "programme", "H", "interrupted"),
+            ("07 19:40", "07 19:42", "emergency", "E", "played"),
+            ("07 19:42", "07 19:43", "emergency", None, "pause"),
+            ("07 19:43", "07 19:45", "emergency", "E", "played"),
+            ("07 19:45", "07 19:46", "emergency", None, "pause"),
+            ("07 19:46", "07 19:48", "emergency", "E", "played"),
+            ("07 19:48", "07 19:49", "emergency", None, "pause"),
+            ("07 19:49", "07 19:51", "emergency", "E", "finished-late"),
+            ("07 19:51", "07 20:51", "programme", "H", "resumed"),
+        ],
+        id="an-emergency-loops-with-a-gap-then-the-programme-resumes-its-item",
+    ),
 ]
 
 
@@ -502,3 +597,24 @@ def test_rules_version_follows_the_rules_that_reach_the_device() -> None:
 def test_bad_rules_fail_where_they_are_written(make: object) -> None:
     with pytest.raises(ValueError):
         make()  # type: ignore[operator]
+
+
+def test_gong_round_rota_across_a_month_end_with_a_skip_and_a_swap() -> None:
+    from library.broadcast.rota import duty
+
+    homes = ["杨老三", "吴家宝", "石大姐"]
+    start = date(2026, 11, 28)
+    skips = frozenset({date(2026, 11, 30)})
+    swaps = {date(2026, 12, 2): "石大姐"}
+    nights = [duty(start, homes, skips, swaps, start + timedelta(days=n)) for n in range(7)]
+    assert [(d.day.strftime("%m-%d"), d.member, d.swapped) for d in nights] == [
+        ("11-28", "杨老三", False),
+        ("11-29", "吴家宝", False),
+        ("11-30", None, False),  # skipped: no call, the turn waits
+        ("12-01", "石大姐", False),  # across the month end, in order
+        ("12-02", "石大姐", True),  # swapped in for 杨老三; the order does not move
+        ("12-03", "吴家宝", False),
+        ("12-04", "石大姐", False),
+    ]
+    assert duty(start, homes, skips, swaps, date(2026, 11, 27)).member is None  # not begun
+    assert duty(start, [], skips, swaps, date(2026, 12, 1)).member is None

@@ -109,8 +109,8 @@ def load_device_rules(
     for schedule in session.scalars(reaching.order_by(Schedule.id)):
         playlist = schedule.playlist
         items = list(playlist_rules(session, playlist, device_kind, viewer, labels))
-        if not items:
-            continue  # nothing playable (yet) here: the window stays free for lower layers
+        if not _playable(playlist, items):
+            continue
         names[str(schedule.id)] = playlist.name
         out.append(_rule_schedule(schedule, items))
     from .rota import rota_rules  # the rota maps its evenings with this module's helpers
@@ -121,7 +121,7 @@ def load_device_rules(
     fallback = None
     if row.fallback_playlist is not None:
         items = list(playlist_rules(session, row.fallback_playlist, device_kind, viewer, labels))
-        if items:
+        if _playable(row.fallback_playlist, items):
             fallback = rules.Playlist(
                 id=str(row.fallback_playlist.id),
                 items=tuple(items),
@@ -137,6 +137,16 @@ def load_device_rules(
         fallback=fallback,
     )
     return DeviceRules(device, out, labels, names)
+
+
+def _playable(playlist: Playlist, items: list[rules.PlaylistItem]) -> bool:
+    """Whether a playlist has something to play here; if not, its window stays free for lower
+    layers rather than holding silence. A playlist of nothing but pauses is deliberate quiet
+    and is kept; one whose files are all unplayable (not rendered yet, consent withdrawn, a
+    stopped emergency that leaves only its pause) is not."""
+    if any(i.media is not None for i in items):
+        return True
+    return bool(items) and all(item.kind == "pause" for item in playlist.items)
 
 
 def playlist_rules(

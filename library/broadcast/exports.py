@@ -3,7 +3,8 @@
 `playlist_m3u8` lists each item's file for one kind of device (the same file the timeline
 plays): a file the public site serves is given as its `/media/<name>` URL, any other (a
 recording's loudspeaker copy, which the site never serves) as its path in the media store.
-Pauses and unrendered items are comments. `schedules_ics` gives one VEVENT per schedule in
+Pauses, unrendered items and the village-only praise and warning lists are
+comments: those lists are never exported. `schedules_ics` gives one VEVENT per schedule in
 the village's own time zone (TZID, with a fixed-offset VTIMEZONE), its window as DTSTART and
 DTEND, the stored RRULE and EXDATE, and the playlist's name as SUMMARY; lines end in CRLF and
 are folded at 75 octets. `write_atomically` writes either: a temporary name, then a rename.
@@ -11,16 +12,19 @@ are folded at 75 octets. `write_atomically` writes either: a temporary name, the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .. import models as lib
 from ..access import Viewer, media_file_for
 from ..db import Database
-from .models import Schedule
+from .announcements import short_title
+from .models import Announcement, PlaylistItem, Schedule
 from .places import find_village
 from .programme import ProgrammeError, find_playlist, newest_clause, newest_segment_file
 from .schedules import schedules_reaching
@@ -46,41 +50,75 @@ def playlist_m3u8(
         where = playlist.village.name if playlist.village is not None else "全县 county"
         lines.append(f"#PLAYLIST:{playlist.name}（{where}，{device_kind}）")
         for item in playlist.items:
-            entry: tuple[float, str, lib.SegmentFile | lib.MediaFile] | None = None
             if item.kind == "pause":
                 lines.extend([f"# 停顿 / pause {item.pause_s:g} s"] * item.repeat)
                 continue
-            if item.kind == "clause" and item.clause_key:
-                clause = newest_clause(session, item.clause_key)
-                found = newest_segment_file(clause, "video-16x9" if screen else "audio-loudspeaker")
-                if clause is not None and found is not None:
-                    title = f"{clause.label} {_start(clause.text_zh)}"
-                    entry = (found[1], title, found[0])
-                what = f"条款 / clause {item.clause_key}"
-            else:
-                recording = session.get(lib.Recording, item.recording_id)
-                copy = None
-                if recording is not None:
-                    from ..catalogue.recordings import title as recording_title
-
-                    kind = "web" if screen else "loudspeaker"
-                    copy = next((f for f in recording.files if f.kind == kind), None)
-                    if copy is not None and copy.duration_s:
-                        entry = (copy.duration_s, recording_title(recording), copy)
-                what = f"录音 / recording #{item.recording_id}"
-            if entry is None:
-                lines.append(f"# 未渲染 / not rendered: {what}")
+            if item.kind == "list":
+                # Praise and warning lists are village-protocol only: never exported.
+                lines.append(
+                    f"# 村内榜单，不导出 / village-only list, not exported: {item.list_kind}"
+                )
                 continue
-            seconds, title, file = entry
-            served = media_file_for(session, Viewer.PUBLIC, file.public_name)
-            if served is not None or store_root is None:
-                where_file = f"/media/{file.public_name}"
-            else:
-                where_file = str(store_root / file.store_path)
-            for _ in range(item.repeat):
-                lines.append(f"#EXTINF:{seconds:.3f},{_one_line(title)}")
-                lines.append(where_file)
+            entries = list(_entries(session, item, screen))
+            if not entries:
+                lines.append(f"# 未渲染 / not rendered: {item.kind} {_item_ref(item)}")
+            for seconds, title, file in entries:
+                served = media_file_for(session, Viewer.PUBLIC, file.public_name)
+                if served is not None or store_root is None:
+                    where_file = f"/media/{file.public_name}"
+                else:
+                    where_file = str(store_root / file.store_path)
+                for _ in range(item.repeat):
+                    lines.append(f"#EXTINF:{seconds:.3f},{_one_line(title)}")
+                    lines.append(where_file)
     return "\n".join(lines) + "\n"
+
+
+def _entries(
+    session: Session, item: PlaylistItem, screen: bool
+) -> Iterator[tuple[float, str, lib.StoredFile]]:
+    """(seconds, title, stored file) of each file one playlist item plays on a device kind."""
+    if item.kind in ("clause", "covenant"):
+        if item.kind == "clause":
+            clauses = [newest_clause(session, item.clause_key or "")]
+        else:
+            slug = item.covenant_slug or ""
+            covenant = session.scalar(select(lib.Covenant).where(lib.Covenant.slug == slug))
+            current = covenant.current if covenant is not None else None
+            clauses = list(current.clauses) if current is not None else []
+        for clause in clauses:
+            found = newest_segment_file(clause, "video-16x9" if screen else "audio-loudspeaker")
+            if clause is not None and found is not None:
+                yield found[1], f"{clause.label} {_start(clause.text_zh)}", found[0]
+    elif item.kind == "recording":
+        recording = session.get(lib.Recording, item.recording_id)
+        if recording is not None:
+            from ..catalogue.recordings import title as recording_title
+
+            kind = "web" if screen else "loudspeaker"
+            copy = next((f for f in recording.files if f.kind == kind), None)
+            if copy is not None and copy.duration_s:
+                yield copy.duration_s, recording_title(recording), copy
+    elif item.kind == "reel":
+        reel = session.get(lib.Reel, item.reel_id)
+        file = reel.file("video" if screen else "audio-loudspeaker") if reel else None
+        if reel is not None and file is not None and file.duration_s:
+            yield file.duration_s, f"教唱短片 / reel {reel.clause_key}", file
+    elif item.kind == "announcement":
+        found = session.get(Announcement, item.announcement_id)
+        file = found.file("video-16x9" if screen else "audio-loudspeaker") if found else None
+        if found is not None and file is not None and file.duration_s:
+            yield file.duration_s, short_title(found), file
+
+
+def _item_ref(item: PlaylistItem) -> str:
+    return str(
+        item.clause_key
+        or item.covenant_slug
+        or item.recording_id
+        or item.reel_id
+        or item.announcement_id
+    )
 
 
 def schedules_ics(db: Database, village: str | None = None, now: datetime | None = None) -> str:

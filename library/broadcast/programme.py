@@ -9,7 +9,7 @@ module holds what more than one of them needs.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from .. import models as lib
 from ..access import Viewer, broadcastable, may
@@ -56,14 +56,42 @@ def newest_clause(session: Session, key: str) -> lib.Clause | None:
 def newest_segment_file(
     clause: lib.Clause | None, kind: str
 ) -> tuple[lib.SegmentFile, float] | None:
-    """The newest segment's file of `kind` and its seconds, if rendered."""
+    """The newest segment's file of `kind` and its seconds, if rendered for this wording.
+
+    A new covenant version carries its clauses' segments over (library.covenants.segments),
+    so a clause whose text changed holds the old wording's media until it is rendered again;
+    that media is not this clause's, and a loudspeaker must not announce the old rule (the
+    old fine, say) as the new one, so such a clause has no file here until it is rendered.
+    """
     if clause is None:
         return None
     for segment in reversed(clause.segments):
         if (file := segment.file(kind)) is not None:
             seconds = file.duration_s or segment.duration_s
-            return (file, seconds) if seconds and seconds > 0 else None
+            if not seconds or seconds <= 0 or not _rendered_for(clause, segment):
+                return None
+            return file, seconds
     return None
+
+
+def _rendered_for(clause: lib.Clause, segment: lib.Segment) -> bool:
+    """Whether `segment` was rendered from `clause`'s wording (its first rendering's clause
+    says the same label and text)."""
+    session = object_session(clause)
+    if session is None:
+        return True
+    origin = session.scalar(
+        select(lib.Clause)
+        .join(lib.Segment, lib.Segment.clause_id == lib.Clause.id)
+        .where(lib.Segment.inputs_hash == segment.inputs_hash)
+        .order_by(lib.Segment.id)
+        .limit(1)
+    )
+    return origin is None or (origin.label, origin.text_zh, origin.text_dong) == (
+        clause.label,
+        clause.text_zh,
+        clause.text_dong,
+    )
 
 
 def find_recording(session: Session, value: str) -> lib.Recording:

@@ -2,7 +2,8 @@
 
 One module per command group — `covenants` (covenant …, render; `reading` and `backgrounds`
 add commands to its group), `catalogue` (catalogue …), `reels` (reel), `places` (village,
-device), `programme` (playlist, schedule, timeline), `system` (doctor, serve, store) — each added to `main` here; what they share is in `common`. Modules import
+device), `programme` (playlist, schedule,
+timeline), `announce` (announce, rota), `system` (doctor, serve, store) — each added to `main` here; what they share is in `common`. Modules import
 only click and light library modules at the top, and the rest inside their commands, so
 `kuanyue --help` stays instant.
 """
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import click
 
+from . import announce, catalogue, covenants, places, programme, reading, reels, system
 from . import backgrounds as backgrounds  # adds `covenant background` to the covenant group
-from . import catalogue, covenants, places, programme, reading, reels, system
 from .bilingual import BilingualGroup
 from .common import State
 
@@ -37,5 +38,7 @@ main.add_command(places.device)
 main.add_command(programme.playlist)
 main.add_command(programme.schedule)
 main.add_command(programme.timeline)
+main.add_command(announce.announce)
+main.add_command(announce.rota)
 
 __all__ = ["main"]
