@@ -12,8 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from .broadcast.models import AnnouncementFile
 from .db import Database
-from .models import Consent, CovenantBackground, MediaFile, SegmentFile
+from .models import Consent, CovenantBackground, MediaFile, ReelFile, SegmentFile
 from .store import MediaStore
 
 GRACE_S = 3600.0
@@ -30,13 +31,15 @@ class Collected:
 
 def referenced(db: Database) -> set[str]:
     """Every store path a row refers to: segment and recording files, consent evidence,
-    covenant backgrounds."""
+    covenant backgrounds, stored reels and announcements (rendered files and voices)."""
     paths: set[str] = set()
     columns = (
         SegmentFile.store_path,
         MediaFile.store_path,
         Consent.evidence_path,
         CovenantBackground.store_path,
+        ReelFile.store_path,
+        AnnouncementFile.store_path,
     )
     with db.session() as session:
         for column in columns:

@@ -537,7 +537,10 @@ def test_device_fallback_plays_only_where_nothing_else_does() -> None:
         ("07 08:40", "07 09:10", "fallback:D1", "F", "resumed"),
     ]
     assert items[0].layer is Layer.FALLBACK and items[0].match == "local"
-    assert items[1].why == "scheduled schedule s (village target): plays in its window"
+    assert items[1].why == (
+        "定时时间表 s（村目标）：在时段内播放 / scheduled schedule s (village target): plays in"
+        " its window"
+    )
 
 
 def test_windows_keep_wall_clock_edges_across_a_dst_change() -> None:

@@ -24,7 +24,15 @@ from .. import models as lib
 from ..db import Database
 from .device_rules import item_media
 from .devices import find_device
-from .models import LIST_KINDS, Announcement, Playlist, PlaylistItem
+from .models import (
+    ITEM_KINDS,
+    LIST_KINDS,
+    Announcement,
+    Device,
+    Playlist,
+    PlaylistItem,
+    Schedule,
+)
 from .places import clean_name, find_village
 from .programme import (
     ProgrammeError,
@@ -98,8 +106,15 @@ def add_item(
     announcement id, list name (表扬榜/黑榜, praise/warning) or pause seconds."""
     if repeat < 1:
         raise ProgrammeError("重复次数（--repeat）至少为 1 / --repeat must be at least 1")
+    if kind not in ITEM_KINDS:
+        raise ProgrammeError(f"未知条目类型（KIND）：{kind} / unknown item kind {kind!r}")
     value = value.strip()
-    reel_id = _reel(value, make_reel) if kind == "reel" else None
+    reel_id = None
+    if kind == "reel":
+        # Find the playlist before the slow composing, so a typo in NAME costs nothing.
+        with db.session() as session:
+            find_playlist(session, playlist_ref)
+        reel_id = _reel(value, make_reel)
     with db.session(write=True) as session:
         playlist = find_playlist(session, playlist_ref)
         item = PlaylistItem(kind=kind, repeat=repeat, position=len(playlist.items) + 1)
@@ -117,15 +132,20 @@ def add_item(
             _check_broadcast(recording, where)
             item.recording_id = recording.id
         elif kind == "reel":
-            item.reel_id = reel_id
+            reel = session.get(lib.Reel, reel_id)
+            if reel is None:
+                raise ProgrammeError(f"找不到教唱短片：{value} / no reel {value} (VALUE)")
+            # The reel was made by a county-wide maker: its song must also suit this village.
+            _check_broadcast(find_recording(session, str(reel.recording_id)), where)
+            item.reel_id = reel.id
         elif kind == "announcement":
             item.announcement_id = _announcement(session, value, playlist).id
         elif kind == "list":
             item.list_kind = _list_kind(value, playlist)
         elif kind == "pause":
             item.pause_s = _pause_seconds(value)
-        else:
-            raise ProgrammeError(f"未知条目类型：{kind} / unknown item kind {kind!r}")
+        else:  # ITEM_KINDS and this chain disagree
+            raise ProgrammeError(f"未知条目类型（KIND）：{kind} / unknown item kind {kind!r}")
         playlist.items.append(item)
         session.flush()
         return _playlist_info(playlist, session)
@@ -157,9 +177,8 @@ def move_item(db: Database, playlist_ref: str, position: int, to: int) -> Playli
 
 
 def delete_playlist(db: Database, playlist_ref: str) -> str:
-    """Delete a playlist that no schedule plays; ProgrammeError naming the schedules if any."""
-    from .models import Schedule
-
+    """Delete a playlist that no schedule plays and no device falls back to; ProgrammeError
+    naming the schedules or devices if any (deleting would silently change what they play)."""
     with db.session(write=True) as session:
         playlist = find_playlist(session, playlist_ref)
         used = list(session.scalars(select(Schedule.id).where(Schedule.playlist_id == playlist.id)))
@@ -167,10 +186,36 @@ def delete_playlist(db: Database, playlist_ref: str) -> str:
             ids = ", ".join(str(i) for i in used)
             raise ProgrammeError(
                 f"播放列表 {playlist.name} 还在时间表 {ids} 中，请先删除时间表 / playlist"
-                f" {playlist.name} is played by schedule {ids}; remove those first"
+                f" {playlist.name} is played by schedule {ids}; remove those first (NAME)"
             )
+        fallback = list(
+            session.scalars(
+                select(Device).where(Device.fallback_playlist_id == playlist.id).order_by(Device.id)
+            )
+        )
+        if fallback:
+            names = ", ".join(f"{d.id} {d.name}" for d in fallback)
+            raise ProgrammeError(
+                f"播放列表 {playlist.name} 是设备 {names} 的本机备播，请先用 kuanyue device"
+                f" fallback 设备 --clear 取消 / playlist {playlist.name} is the fallback of"
+                f" device {names}; clear it first with kuanyue device fallback DEVICE --clear"
+                " (NAME)"
+            )
+        name = playlist.name
         session.delete(playlist)
-        return playlist.name
+        return name
+
+
+def list_playlists(db: Database, village: str | None = None) -> list[PlaylistInfo]:
+    """The playlists cultural workers made (not announcements' own), county-wide ones first,
+    or one village's and the county-wide ones a village may also play."""
+    with db.session() as session:
+        query = select(Playlist).where(Playlist.announcement_id.is_(None))
+        if village is not None:
+            found = find_village(session, village)
+            query = query.where((Playlist.village_id == found.id) | Playlist.village_id.is_(None))
+        query = query.order_by(Playlist.village_id.is_not(None), Playlist.village_id, Playlist.name)
+        return [_playlist_info(p, session) for p in session.scalars(query)]
 
 
 def set_fallback(db: Database, device_ref: str, playlist_ref: str | None) -> str | None:
@@ -271,9 +316,15 @@ def _reel(value: str, make_reel: ReelMaker | None) -> int:
 
 
 def _announcement(session: Session, value: str, playlist: Playlist) -> Announcement:
-    found = session.get(Announcement, int(value)) if value.isdigit() else None
-    if found is None or not lib.is_row_id(found.id):
+    number = int(value) if value.isdigit() else 0
+    found = session.get(Announcement, number) if lib.is_row_id(number) else None
+    if found is None:
         raise ProgrammeError(f"找不到通知（ID）：{value} / no announcement {value}")
+    if found.kind == "rota":
+        raise ProgrammeError(
+            f"鸣锣喊寨的轮值呼叫由轮值表安排，不能加入播放列表：{value} / a gong-round call"
+            " plays on its rota's evenings, not in a playlist (ID)"
+        )
     if found.kind in LIST_KINDS:
         raise ProgrammeError(
             f"表扬榜/黑榜的条目请用 list 加入：{value} / add praise and warning entries with the"

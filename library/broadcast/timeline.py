@@ -69,14 +69,29 @@ from library.broadcast.rules import Device, Layer, Media, Playlist, Schedule, Ta
 
 MATCHES = {3: "device", 2: "zone", 1: "village", 0: "local"}
 RULE_TEXT = {
-    "played": "plays in its window",
-    "resumed": "resumes from its start after an interruption",
-    "interrupted": "cut by a higher-ranked window",
-    "finished-late": "finishes past its window end (overrun: finish)",
-    "cut-at-end": "cut at its window end (overrun: cut)",
-    "dropped-not-cuttable": "silence: the next item may not be cut mid-sentence (overrun: cut)",
-    "pause": "a pause in the playlist",
+    "played": "在时段内播放 / plays in its window",
+    "resumed": "被打断后从头重播 / resumes from its start after an interruption",
+    "interrupted": "被更高优先级的时段打断 / cut by a higher-ranked window",
+    "finished-late": "超过时段结束才播完（超时：播完） / finishes past its window end (overrun: finish)",
+    "cut-at-end": "在时段结束时截断（超时：截断） / cut at its window end (overrun: cut)",
+    "dropped-not-cuttable": (
+        "静音：下一条不能在句中截断（超时：截断） / silence: the next item may not be cut"
+        " mid-sentence (overrun: cut)"
+    ),
+    "pause": "播放列表中的停顿 / a pause in the playlist",
 }
+# Chinese names of the layers (Layer names in lower case) and of target matches, shared by
+# `why` and the CLI.
+LAYER_ZH = {
+    "emergency": "紧急",
+    "interrupt": "插播",
+    "scheduled": "定时",
+    "rotation": "轮播",
+    "default": "默认",
+    "fallback": "本机",
+    "silence": "静音",
+}
+MATCH_ZH = {"device": "设备", "zone": "寨/组", "village": "村", "local": "本机"}
 
 
 class TimelineItem(NamedTuple):
@@ -98,9 +113,12 @@ class TimelineItem(NamedTuple):
     @property
     def why(self) -> str:
         """The reason in one line, for logs and the workspace."""
+        layer = self.layer.name.lower()
+        zh, _, en = RULE_TEXT[self.rule].partition(" / ")
         return (
-            f"{self.layer.name.lower()} schedule {self.schedule_id} "
-            f"({self.match} target): {RULE_TEXT[self.rule]}"
+            f"{LAYER_ZH.get(layer, layer)}时间表 {self.schedule_id}"
+            f"（{MATCH_ZH.get(self.match, self.match)}目标）：{zh} / {layer} schedule"
+            f" {self.schedule_id} ({self.match} target): {en}"
         )
 
 

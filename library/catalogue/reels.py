@@ -2,18 +2,23 @@
 
 A reel is made of an MP4 for screens and an MP3 for loudspeakers, so its recording must be
 one the maker may both stream and broadcast (`library.access.may`), asked when the reel is
-planned.
+planned. `compose_reel` writes a reel to a folder; `store_reel` keeps it in the content
+store as a `Reel` row with its files, for playlists.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import false, select
 from sqlalchemy.orm import Session, selectinload
 
+from media_pipeline.files import MadeFile
 from media_pipeline.tools import DEFAULT_TOOLS, Tools
 
 from ..access import Viewer, can_see_track, may, visible_recordings
@@ -24,11 +29,16 @@ from ..models import (
     ClauseSpan,
     CovenantVersion,
     Recording,
+    Reel,
+    ReelFile,
     Segment,
     TextTrack,
     is_row_id,
 )
-from ..store import MediaStore
+from ..store import MediaStore, file_row
+
+if TYPE_CHECKING:
+    from media_pipeline.recordings.reel import ReelResult
 
 
 @dataclass(frozen=True)
@@ -195,11 +205,15 @@ def make_clause_reel(
     plan: ReelPlan, out_dir: Path, *, font: str = "Noto Sans CJK SC", tools: Tools = DEFAULT_TOOLS
 ) -> tuple[Path, Path]:
     """Compose the planned reel into `out_dir`: an MP4 for screens and an MP3 for loudspeakers."""
+    result = _compose(plan, Path(out_dir), font, tools)
+    return result.video, result.audio
+
+
+def _compose(plan: ReelPlan, out_dir: Path, font: str, tools: Tools) -> ReelResult:
     from media_pipeline.recordings.reel import Excerpt, LyricLine, make_reel
 
-    out_dir = Path(out_dir)
     stem = f"reel-{plan.clause_key}-{plan.recording_id}"
-    result = make_reel(
+    return make_reel(
         plan.card,
         Excerpt(plan.source, plan.start_s, plan.end_s, plan.is_video, plan.still),
         [LyricLine(*line) for line in plan.lyrics],
@@ -208,7 +222,6 @@ def make_clause_reel(
         font=font,
         tools=tools,
     )
-    return result.video, result.audio
 
 
 def compose_reel(
@@ -233,3 +246,88 @@ def compose_reel(
     if planned:
         planned(plan)
     return make_clause_reel(plan, out_dir, font=font, tools=tools)
+
+
+REEL_KINDS = (("video", "video/mp4"), ("audio-loudspeaker", "audio/mpeg"))
+
+
+def store_reel(
+    db: Database,
+    store: MediaStore,
+    clause_key: str,
+    viewer: Viewer,
+    recording_id: int | None = None,
+    *,
+    font: str = "Noto Sans CJK SC",
+    tools: Tools = DEFAULT_TOOLS,
+    planned: Callable[[ReelPlan], None] | None = None,
+) -> int:
+    """The id of the stored reel of `clause_key` (and `recording_id`, else the first usable
+    span's recording): composed in a scratch folder and put into the content store as a `Reel`
+    with its `video` (MP4) and `audio-loudspeaker` (MP3) files, unless it is stored already.
+
+    `viewer` is who makes it: the plan (and so the access check, stream and broadcast) is
+    theirs, asked every time, also when the reel exists. A stored reel is shared by every
+    playlist that plays it, so its burned-in lyrics are not the maker's but those its audience
+    may read (`_audience`): a maker who may read a restricted track does not put it on every
+    screen. `planned` hears the plan before the slow composing starts.
+    """
+    with db.session() as session:
+        plan = plan_reel(session, store, clause_key, viewer, recording_id)
+        existing = _stored(session, clause_key, plan.recording_id)
+        if existing is not None:
+            return existing
+        recording = session.get(Recording, plan.recording_id)
+        assert recording is not None  # planned from it a moment ago
+        lyrics = _lyrics(_audience(recording), recording.tracks, plan.start_s, plan.end_s)
+        plan = dataclasses.replace(plan, lyrics=lyrics)
+    if planned:
+        planned(plan)
+    with tempfile.TemporaryDirectory(prefix="kuanyue-reel-") as scratch:
+        result = _compose(plan, Path(scratch), font, tools)
+        made = {
+            "video": MadeFile("video", str(result.video), "video/mp4", result.duration_s),
+            "audio-loudspeaker": MadeFile(
+                "audio-loudspeaker", str(result.audio), "audio/mpeg", result.duration_s
+            ),
+        }
+        with db.session(write=True) as session:
+            # Someone may have stored it meanwhile: theirs stands, ours is never recorded
+            # (and the store's garbage collection takes the files if they were new).
+            existing = _stored(session, clause_key, plan.recording_id)
+            if existing is not None:
+                return existing
+            reel = session.scalar(
+                select(Reel).where(
+                    Reel.clause_key == clause_key, Reel.recording_id == plan.recording_id
+                )
+            )
+            if reel is None:
+                reel = Reel(clause_key=clause_key, recording_id=plan.recording_id)
+                session.add(reel)
+            for kind, _mime in REEL_KINDS:
+                old = reel.file(kind)
+                if old is not None:  # a reel left with one file: both are made again
+                    reel.files.remove(old)
+            session.flush()
+            reel.files.extend(file_row(store, made[kind], ReelFile()) for kind, _ in REEL_KINDS)
+            session.flush()
+            return reel.id
+
+
+def _stored(session: Session, clause_key: str, recording_id: int) -> int | None:
+    """The id of the reel of this clause and recording if both its files are stored."""
+    reel = session.scalar(
+        select(Reel).where(Reel.clause_key == clause_key, Reel.recording_id == recording_id)
+    )
+    if reel is None or any(reel.file(kind) is None for kind, _ in REEL_KINDS):
+        return None
+    return reel.id
+
+
+def _audience(recording: Recording) -> Viewer:
+    """Who may be shown a stored reel of `recording`: the public for a public recording, the
+    recording's village for a village one (the only protocols that may be broadcast)."""
+    if recording.protocol == "village" and recording.village:
+        return Viewer("resident", village=recording.village)
+    return Viewer.PUBLIC

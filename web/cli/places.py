@@ -2,7 +2,8 @@
 
 Villages sit under a township and a county (黎平县 unless --county), made on first use; a
 village may have zones (寨/组) and a time zone (Asia/Shanghai unless --tz). A device's token
-is printed once, when it is made or rotated, and never again: only its hash is kept.
+is printed once, when it is made or rotated, and never again: only its hash is kept. A
+device may have a fallback playlist it loops when nothing is scheduled (`device fallback`).
 """
 
 from __future__ import annotations
@@ -151,6 +152,28 @@ def device_enable(state: State, ref: str) -> None:
 
     info = set_enabled(state.db, ref, True)
     click.echo(f"已启用 / enabled: {info.id} {info.name}")
+
+
+@device.command("fallback")
+@click.argument("ref", metavar="DEVICE")
+@click.argument("playlist_name", metavar="PLAYLIST", required=False)
+@click.option("--clear", is_flag=True, help="取消本机备播 / play nothing when nothing is scheduled")
+@click.pass_obj
+@friendly_errors
+def device_fallback(state: State, ref: str, playlist_name: str | None, clear: bool) -> None:
+    """设置没有节目时设备自己循环的播放列表 / set what a device loops when nothing is scheduled."""
+    from library.broadcast.playlists import set_fallback
+
+    if clear == (playlist_name is not None):
+        raise click.ClickException(
+            "请给出播放列表（PLAYLIST）或 --clear，二者选一 / give PLAYLIST or --clear, not both"
+            " or neither"
+        )
+    name = set_fallback(state.db, ref, playlist_name)
+    if name is None:
+        click.echo(f"已取消本机备播 / fallback cleared: {ref}")
+    else:
+        click.echo(f"本机备播 / fallback: {ref} → {name}")
 
 
 def _show_token(device_id: int, name: str, token: str) -> None:

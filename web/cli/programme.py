@@ -1,8 +1,13 @@
 """`kuanyue playlist …`, `kuanyue schedule …` and `kuanyue timeline`: what devices play, when.
 
-A playlist holds clauses (by key: always the newest version), recordings (only those that
-may be broadcast) and pauses. A schedule plays a playlist in a daily window in the village's
-time on villages, zones (村名/寨名) or devices; `timeline` prints a device's day plan.
+A playlist holds clauses (by key: always the newest version), whole covenants, recordings
+(only those that may be broadcast), teaching reels (a clause's card, then the song that
+teaches it: made and stored on first use), announcements, a village's praise and warning
+lists (表扬榜/黑榜) and pauses; items can be removed and moved, and a playlist no schedule or
+device uses can be deleted. A schedule plays a playlist in a window in the village's time on
+villages, zones (村名/寨名) or devices; it can be edited (each edit raises its version, so
+devices fetch it again) or deleted. `timeline` prints a device's day plan, each line with
+its reason.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ import click
 
 from .common import State, friendly_errors
 
-LAYERS = ("emergency", "interrupt", "scheduled", "rotation", "default")
-LAYER_ZH = {
-    "emergency": "紧急",
-    "interrupt": "插播",
-    "scheduled": "定时",
-    "rotation": "轮播",
-    "default": "默认",
-    "fallback": "本机",
-}
+LAYERS = ("emergency", "interrupt", "scheduled", "rotation", "default")  # models.LAYERS
+ITEM_KINDS = ("clause", "covenant", "recording", "reel", "announcement", "list", "pause")
+OVERRUNS = ("finish", "cut")
+
+
+def _layer_zh(layer: str) -> str:
+    """The layer's Chinese name (library.broadcast.timeline.LAYER_ZH, one table for both)."""
+    from library.broadcast.timeline import LAYER_ZH
+
+    return LAYER_ZH.get(layer, layer)
 
 
 def _day(value: str | None, field: str) -> date | None:
@@ -36,9 +42,15 @@ def _day(value: str | None, field: str) -> date | None:
         ) from None
 
 
+def _day_or_none(value: str, field: str) -> date | None:
+    """A YYYY-MM-DD date, or None for `none` (no last day)."""
+    return None if value.strip().lower() in ("none", "-") else _day(value, field)
+
+
 @click.group()
 def playlist() -> None:
-    """播放列表：条款、录音和停顿 / playlists of clauses, recordings and pauses."""
+    """播放列表：条款、村规民约、录音、教唱短片、通知、榜单和停顿 / playlists of clauses,
+    covenants, recordings, reels, announcements, village lists and pauses."""
 
 
 @playlist.command("create")
@@ -57,19 +69,117 @@ def playlist_create(state: State, name: str, village_name: str | None, shuffle: 
     click.echo(f"已新建播放列表 / created playlist: {info.name}（{info.village or '全县 county'}）")
 
 
-@playlist.command("add")
+# ignore_unknown_options: a negative pause ("-3") reaches the library, which names SECONDS.
+@playlist.command("add", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
-@click.argument("kind", type=click.Choice(("clause", "recording", "pause")))
-@click.argument("value", metavar="KEY|ID|SECONDS")
+@click.argument("kind", type=click.Choice(ITEM_KINDS))
+@click.argument("value", metavar="KEY|SLUG|ID|LIST|SECONDS")
 @click.option("--repeat", default=1, show_default=True, type=int, help="连播次数 / plays in a row")
 @click.pass_obj
 @friendly_errors
 def playlist_add(state: State, name: str, kind: str, value: str, repeat: int) -> None:
-    """加入条款（KEY）、录音（ID）或停顿（秒）/ append a clause, recording or pause."""
+    """加入一项 / append an item. KIND 与 VALUE / KIND and VALUE:
+
+    \b
+    clause        条款 KEY / a clause key (its newest version)
+    covenant      村规民约 SLUG，全部条款 / a covenant slug: all its clauses
+    recording     录音 ID（须可广播）/ a recording id (broadcast consent needed)
+    reel          教唱短片 KEY[@录音ID]，首次使用时制作 / a reel KEY[@ID], made on first use
+    announcement  通知 ID / an announcement id
+    list          表扬榜 或 黑榜（本村列表）/ praise or warning (a village's playlist)
+    pause         停顿秒数 / pause SECONDS
+    """
     from library.broadcast.playlists import add_item
 
-    info = add_item(state.db, name, kind, value, repeat)
+    info = add_item(state.db, name, kind, value, repeat, make_reel=_reel_maker(state))
     click.echo(f"已加入 / added: {info.items[-1].label}（{len(info.items)} 项 items）")
+
+
+def _reel_maker(state: State):  # noqa: ANN202 - a library.broadcast.playlists.ReelMaker
+    """Make (or find) a stored reel as the county's cultural workers do: an admin viewer, who
+    may use any recording whose consent allows streaming and broadcast."""
+
+    def make(clause_key: str, recording_id: int | None) -> int:
+        from library.access import Viewer
+        from library.catalogue.reels import store_reel
+
+        def planned(plan) -> None:  # noqa: ANN001 - a ReelPlan
+            click.echo(
+                f"正在制作教唱短片 / composing reel: {clause_key} + #{plan.recording_id}"
+                f" {plan.start_s:.1f}–{plan.end_s:.1f} s …"
+            )
+
+        return store_reel(
+            state.db,
+            state.store,
+            clause_key,
+            Viewer.ADMIN,
+            recording_id,
+            font=state.config.subtitle_font,
+            tools=state.config.tools,
+            planned=planned,
+        )
+
+    return make
+
+
+@playlist.command("remove")
+@click.argument("name")
+@click.argument("position", type=int)
+@click.pass_obj
+@friendly_errors
+def playlist_remove(state: State, name: str, position: int) -> None:
+    """删除第 POSITION 项（从 1 数起），后面的前移 / remove the item at POSITION (from 1)."""
+    from library.broadcast.playlists import remove_item
+
+    info = remove_item(state.db, name, position)
+    click.echo(f"已删除第 {position} 项 / removed item {position}（{len(info.items)} 项 items）")
+
+
+@playlist.command("move")
+@click.argument("name")
+@click.argument("position", type=int)
+@click.argument("to", type=int)
+@click.pass_obj
+@friendly_errors
+def playlist_move(state: State, name: str, position: int, to: int) -> None:
+    """把第 POSITION 项移到第 TO 项 / move the item at POSITION to TO."""
+    from library.broadcast.playlists import move_item
+
+    info = move_item(state.db, name, position, to)
+    click.echo(f"已移动 / moved: {to}\t{info.items[to - 1].label}")
+
+
+@playlist.command("delete")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def playlist_delete(state: State, name: str) -> None:
+    """删除没有时间表和设备在用的播放列表 / delete a playlist no schedule or device uses."""
+    from library.broadcast.playlists import delete_playlist
+
+    click.echo(f"已删除播放列表 / deleted playlist: {delete_playlist(state.db, name)}")
+
+
+@playlist.command("list")
+@click.option(
+    "--village", "village_name", help="只列这个村的和全县的 / only a village's and county-wide"
+)
+@click.pass_obj
+@friendly_errors
+def playlist_list(state: State, village_name: str | None) -> None:
+    """列出播放列表（通知自带的除外）/ list playlists (not announcements' own)."""
+    from library.broadcast.playlists import list_playlists
+
+    found = list_playlists(state.db, village_name)
+    if not found:
+        click.echo("还没有播放列表 / no playlists yet")
+    for info in found:
+        shuffle = "\t随机 / shuffled" if info.shuffle else ""
+        click.echo(
+            f"{info.name}\t{info.village or '全县 county'}\t{len(info.items)} 项 items\t"
+            f"{info.total_s:.1f} s{shuffle}"
+        )
 
 
 @playlist.command("show")
@@ -127,9 +237,7 @@ def schedule() -> None:
 @click.option("--zone", "zones", multiple=True, help="目标寨/组 村名/寨名 / target zone V/Z")
 @click.option("--device", "devices", multiple=True, help="目标设备 / target device")
 @click.option("--layer", default="scheduled", show_default=True, type=click.Choice(LAYERS))
-@click.option(
-    "--overrun", default="finish", show_default=True, type=click.Choice(("finish", "cut"))
-)
+@click.option("--overrun", default="finish", show_default=True, type=click.Choice(OVERRUNS))
 @click.pass_obj
 @friendly_errors
 def schedule_add(
@@ -179,8 +287,71 @@ def schedule_list(state: State, village_name: str | None) -> None:
         days = f"{s.starts_on}…{s.ends_on or ''}"
         click.echo(
             f"{s.id}\t{s.playlist}\t{s.window}\t{s.rrule}\t{days}\t"
-            f"{LAYER_ZH.get(s.layer, s.layer)} {s.layer}\t{s.overrun}\t{'；'.join(s.targets)}"
+            f"{_layer_zh(s.layer)} {s.layer}\t{s.overrun}\t{'；'.join(s.targets)}"
         )
+
+
+@schedule.command("edit")
+@click.argument("schedule_id", metavar="ID")
+@click.option("--window", help="新时段 / new window HH:MM-HH:MM or all-day")
+@click.option("--rrule", help="新重复规则 / new RFC 5545 rule")
+@click.option("--from", "from_", help="新开始日期 / new first day YYYY-MM-DD")
+@click.option("--until", help="新结束日期（含），none 为不限 / new last day, or none for no end")
+@click.option("--layer", type=click.Choice(LAYERS), help="新层级 / new layer")
+@click.option("--overrun", type=click.Choice(OVERRUNS), help="新超时策略 / new overrun policy")
+@click.option(
+    "--village", "villages", multiple=True, help="替换目标：村 / replace targets: village"
+)
+@click.option("--zone", "zones", multiple=True, help="替换目标：寨/组 村名/寨名 / zone V/Z")
+@click.option("--device", "devices", multiple=True, help="替换目标：设备 / device")
+@click.pass_obj
+@friendly_errors
+def schedule_edit(
+    state: State,
+    schedule_id: str,
+    window: str | None,
+    rrule: str | None,
+    from_: str | None,
+    until: str | None,
+    layer: str | None,
+    overrun: str | None,
+    villages: tuple[str, ...],
+    zones: tuple[str, ...],
+    devices: tuple[str, ...],
+) -> None:
+    """修改时间表；给出任一目标即替换全部目标 / edit a schedule; any target replaces them all."""
+    from library.broadcast.schedules import KEEP, edit_schedule
+
+    replace = bool(villages or zones or devices)
+    info = edit_schedule(
+        state.db,
+        schedule_id,
+        window=window,
+        rrule=rrule,
+        starts_on=_day(from_, "--from"),
+        ends_on=KEEP if until is None else _day_or_none(until, "--until"),
+        layer=layer,
+        overrun=overrun,
+        villages=villages if replace else None,
+        zones=zones if replace else None,
+        devices=devices if replace else None,
+    )
+    click.echo(
+        f"已修改 / edited: {info.id} {info.playlist} {info.window} {info.rrule}"
+        f"（版本 / version {info.version}）"
+    )
+
+
+@schedule.command("delete")
+@click.argument("schedule_id", metavar="ID")
+@click.pass_obj
+@friendly_errors
+def schedule_delete(state: State, schedule_id: str) -> None:
+    """删除时间表 / delete a schedule."""
+    from library.broadcast.schedules import delete_schedule
+
+    info = delete_schedule(state.db, schedule_id)
+    click.echo(f"已删除时间表 / deleted schedule: {info.id} {info.playlist} {info.window}")
 
 
 @schedule.command("export")
@@ -226,6 +397,6 @@ def timeline(state: State, device_ref: str, day: str) -> None:
         cut = " 被截断 / cut" if item.cut else ""
         click.echo(
             f"{start.strftime('%H:%M:%S')}–{end.strftime('%H:%M:%S')}\t"
-            f"{LAYER_ZH.get(layer, layer)} {layer}\t{line.what}{cut}\t"
+            f"{_layer_zh(layer)} {layer}\t{line.what}{cut}\t"
             f"《{line.playlist}》 {item.why}"
         )

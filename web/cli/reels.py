@@ -1,4 +1,8 @@
-"""`kuanyue reel`: a clause's narrated video followed by the song that teaches it."""
+"""`kuanyue reel`: a clause's narrated video followed by the song that teaches it.
+
+Written to a folder, or with `--store` kept in the media store as a stored reel that
+playlists play (`kuanyue playlist add NAME reel KEY[@ID]` makes one the same way).
+"""
 
 from __future__ import annotations
 
@@ -24,11 +28,22 @@ if TYPE_CHECKING:
     show_default=True,
     help="输出文件夹 / output folder",
 )
+@click.option(
+    "--store",
+    "keep",
+    is_flag=True,
+    help="存入媒体库供播放列表使用（不写输出文件夹）/ keep it in the media store for playlists",
+)
 @viewer_option
 @click.pass_obj
 @friendly_errors
 def reel(
-    state: State, clause_key: str, recording_id: int | None, output: Path, viewer: Viewer
+    state: State,
+    clause_key: str,
+    recording_id: int | None,
+    output: Path,
+    keep: bool,
+    viewer: Viewer,
 ) -> None:
     """条款视频加上唱这条规矩的歌 / the clause, then the excerpt that sings it (MP4 + loudspeaker MP3)."""
     from library.catalogue.reels import compose_reel
@@ -39,6 +54,21 @@ def reel(
             f"歌词 {len(plan.lyrics)} 行 / lyric lines …"
         )
 
+    if keep:
+        from library.catalogue.reels import store_reel
+
+        reel_id = store_reel(
+            state.db,
+            state.store,
+            clause_key,
+            viewer,
+            recording_id,
+            font=state.config.subtitle_font,
+            tools=state.config.tools,
+            planned=planned,
+        )
+        click.echo(f"教唱短片 / reel #{reel_id}：{clause_key}")
+        return
     video, audio = compose_reel(
         state.db,
         state.store,
