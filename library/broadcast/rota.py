@@ -38,7 +38,15 @@ from .announcements import (
     announcement_options,
     render_and_store,
 )
-from .models import Announcement, Device, Rota, RotaChange, RotaMember
+from .models import (
+    Announcement,
+    AnnouncementFile,
+    Device,
+    Rota,
+    RotaChange,
+    RotaMember,
+    Village,
+)
 from .places import clean_name, find_village
 from .programme import ProgrammeError
 
@@ -298,7 +306,7 @@ def _render_call(
     member: str,
     intro: str,
     progress: Callable[[str], None] | None,
-) -> list:  # noqa: ANN401 - AnnouncementFile rows
+) -> list[AnnouncementFile]:
     job = AnnouncementJob(
         key=f"rota-{member}",
         text_zh=template.replace(FIELD, member),
@@ -314,7 +322,9 @@ def _render_call(
     return files
 
 
-def _call_row(village_id: int, template: str, member: str, intro: str, files: list) -> Announcement:  # noqa: ANN401
+def _call_row(
+    village_id: int, template: str, member: str, intro: str, files: list[AnnouncementFile]
+) -> Announcement:
     return Announcement(
         village_id=village_id,
         kind="rota",
@@ -396,7 +406,7 @@ def _at(value: str) -> str:
     return at.strftime("%H:%M")
 
 
-def _zone_id(village, zone: str | None) -> int | None:  # noqa: ANN001 - a Village
+def _zone_id(village: Village, zone: str | None) -> int | None:
     if zone is None:
         return None
     found = next((z for z in village.zones if z.name == zone.strip()), None)
