@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision id. Checking it with one query spares every command the
 # cost of importing Alembic; tests/test_store.py proves it equals Alembic's head.
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"
 # Backups made before a migration (kuanyue.db.bak-<old revision>-<UTC time>) kept beside it.
 KEEP_BACKUPS = 3
 

@@ -194,7 +194,7 @@ def test_the_cli_round_trip(runner, db):
         "上寨",
     )
     assert made.exit_code == 0, made.output
-    token = re.search(r"密钥 / token: (\S+)", made.output).group(1)
+    token = re.search(r"密钥 / credential: 1\.(\S+)", made.output).group(1)
     assert "不会再显示" in made.output and "will not be shown again" in made.output
     with db.session() as session:
         assert verify_token(session, 1, token)
@@ -202,7 +202,7 @@ def test_the_cli_round_trip(runner, db):
     assert shown.output.startswith("1\t鼓楼喇叭\tloudspeaker\t肇兴镇/榕溪村\t上寨")
     assert token not in shown.output
     rotated = runner.invoke("device", "token", "鼓楼喇叭")
-    new = re.search(r"密钥 / token: (\S+)", rotated.output).group(1)
+    new = re.search(r"密钥 / credential: 1\.(\S+)", rotated.output).group(1)
     assert new != token and "will not be shown again" in rotated.output
     with db.session() as session:
         assert not verify_token(session, 1, token) and verify_token(session, 1, new)

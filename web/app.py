@@ -67,9 +67,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["kuanyue.store"] = MediaStore(config.media_dir)
     Babel(app, locale_selector=select_locale)
 
-    from . import public
+    from . import api_v1, public
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(api_v1.bp)
 
     @app.before_request
     def _lang_cookie() -> None:
@@ -83,7 +84,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # noqa: ANN202 - Flask response
-        # One error shape: JSON under /api/, a page everywhere else.
+        # One error shape per place: RFC 9457 problems under the device API, JSON under the
+        # other /api/ routes, a page everywhere else.
+        if request.path.startswith("/api/v1/"):
+            from .api_v1 import problem
+
+            return problem(exc.code or 500, exc.name, exc.description or "")
         if request.path.startswith("/api/"):
             return jsonify(
                 error={"code": exc.code, "name": exc.name, "message": exc.description}

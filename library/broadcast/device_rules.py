@@ -85,12 +85,18 @@ def day_plan(db: Database, device_ref: str, day: date) -> tuple[str, str, list[P
 
 
 def load_device_rules(
-    session: Session, device_ref: str, days: tuple[date, date] | None = None
+    session: Session,
+    device_ref: str,
+    days: tuple[date, date] | None = None,
+    *,
+    layers: tuple[str, ...] | None = None,
 ) -> DeviceRules:
     """The device's rules; a rota's evenings are spelled out for local dates `days` (inclusive).
 
     `days` None means yesterday to the day after tomorrow in the village's time, what a
-    48-hour snapshot from now needs.
+    48-hour snapshot from now needs. `layers` keeps only schedules of those layers (the rota
+    and the fallback only when theirs, interrupt and fallback, are named): the emergency poll
+    reads just the emergency schedules.
     """
     row = find_device(session, device_ref)
     zone_ids = tuple(z.id for z in row.zones)
@@ -106,6 +112,8 @@ def load_device_rules(
     reaching = select(Schedule).where(
         Schedule.id.in_(schedules_reaching(row.village_id, row.id, zone_ids))
     )
+    if layers is not None:
+        reaching = reaching.where(Schedule.layer.in_(layers))
     for schedule in session.scalars(reaching.order_by(Schedule.id)):
         playlist = schedule.playlist
         items = list(playlist_rules(session, playlist, device_kind, viewer, labels))
@@ -115,11 +123,13 @@ def load_device_rules(
         out.append(_rule_schedule(schedule, items))
     from .rota import rota_rules  # the rota maps its evenings with this module's helpers
 
-    for rule, name in rota_rules(session, row, days[0] - timedelta(days=1), days[1], labels):
-        names[rule.id] = name
-        out.append(rule)
+    if layers is None or "interrupt" in layers:
+        first = days[0] - timedelta(days=1)
+        for rule, name in rota_rules(session, row, first, days[1], labels):
+            names[rule.id] = name
+            out.append(rule)
     fallback = None
-    if row.fallback_playlist is not None:
+    if row.fallback_playlist is not None and (layers is None or "fallback" in layers):
         items = list(playlist_rules(session, row.fallback_playlist, device_kind, viewer, labels))
         if _playable(row.fallback_playlist, items):
             fallback = rules.Playlist(

@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,9 @@ from ..errors import LibraryError
 from ..models import is_row_id, utcnow
 from .models import DEVICE_KINDS, Device, Township, Village
 from .places import clean_name, find_village
+
+if TYPE_CHECKING:
+    from .device_api import Health
 
 
 class DeviceError(LibraryError):
@@ -45,6 +49,7 @@ class DeviceInfo:
     zones: tuple[str, ...]
     enabled: bool
     token_set_at: datetime
+    health: Health | None = None  # filled in by list_devices
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ def hash_token(token: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}{token}".encode()).hexdigest()
 
 
-def _new_token(device: Device) -> str:
+def new_token(device: Device) -> str:
+    """Give `device` a new random token (kept only hashed) and return it, to be shown once."""
     token = secrets.token_urlsafe(32)
     device.token_salt = secrets.token_hex(16)
     device.token_hash = hash_token(token, device.token_salt)
@@ -98,7 +104,7 @@ def add_device(
             kind=kind,
             zones=[by_name[z] for z in dict.fromkeys(z.strip() for z in zones)],
         )
-        token = _new_token(device)
+        token = new_token(device)
         session.add(device)
         session.flush()
         return NewToken(_info(device), token)
@@ -111,14 +117,18 @@ def list_devices(db: Database, village: str | None = None) -> list[DeviceInfo]:
         if village is not None:
             query = query.where(Device.village_id == find_village(session, village).id)
         order = (Township.name, Village.name, Device.name)
-        return [_info(d) for d in session.scalars(query.order_by(*order))]
+        rows = list(session.scalars(query.order_by(*order)))
+        from .device_api import device_health
+
+        health = device_health(session, rows, datetime.now(UTC))
+        return [replace(_info(d), health=health[d.id]) for d in rows]
 
 
 def rotate_token(db: Database, ref: str) -> NewToken:
     """Give device `ref` a new token (returned once); the old one stops working at once."""
     with db.session(write=True) as session:
         device = find_device(session, ref)
-        token = _new_token(device)
+        token = new_token(device)
         session.flush()
         return NewToken(_info(device), token)
 

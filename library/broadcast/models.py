@@ -126,6 +126,12 @@ class Device(Base):
     fallback_playlist_id: Mapped[int | None] = mapped_column(
         ForeignKey("playlist.id", ondelete="SET NULL")
     )
+    # Health, from the device's own reports (POST /api/v1/device/heartbeat and any request).
+    last_seen_at: Mapped[datetime | None]
+    player_version: Mapped[str | None] = mapped_column(String(50))
+    cache_bytes: Mapped[int | None]
+    free_bytes: Mapped[int | None]
+    clock_offset_s: Mapped[float | None]
 
     village: Mapped[Village] = relationship(back_populates="devices")
     zones: Mapped[list[Zone]] = relationship(secondary=device_zone, order_by="Zone.name")
@@ -356,3 +362,39 @@ class RotaChange(Base):
 
     rota: Mapped[Rota] = relationship(back_populates="changes")
     member: Mapped[RotaMember | None] = relationship()
+
+
+class PlayLog(Base):
+    """One play a device reports: its own id (unique per device, so retries store it once)."""
+
+    __tablename__ = "play_log"
+    __table_args__ = (UniqueConstraint("device_id", "play_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"))
+    play_id: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(100), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12))  # completed, interrupted, skipped, failed
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScreenPairing(Base):
+    """A short code a kiosk screen shows until a cultural worker pairs it with a device.
+
+    `credential` holds the device's new credential only between pairing and the screen's
+    next poll, which takes it and clears it (a credential is handed over once).
+    """
+
+    __tablename__ = "screen_pairing"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    expires_at: Mapped[datetime]
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"))
+    credential: Mapped[str | None] = mapped_column(String(100))
+    collected: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -114,8 +114,40 @@ def device_list(state: State, village_name: str | None) -> None:
         state_word = "" if info.enabled else "\t已停用 / disabled"
         click.echo(
             f"{info.id}\t{info.name}\t{info.kind}\t{info.township}/{info.village}\t{zones}"
-            f"{state_word}"
+            f"{state_word}\t{_health(info.health)}"
         )
+
+
+def _health(health) -> str:  # noqa: ANN001 - a library.broadcast.device_api.Health
+    """Last seen, plays today, cache and clock, in one tab-free phrase."""
+    if health.last_seen_at is None:
+        return "从未联系 / never seen"
+    seen = health.last_seen_at.astimezone().strftime("%m-%d %H:%M")
+    parts = [f"最后联系 / last seen {seen}", f"今日播放 / plays today {health.plays_today}"]
+    if health.cache_bytes is not None:
+        parts.append(f"缓存 / cache {health.cache_bytes / 1e6:.0f} MB")
+    if health.free_bytes is not None:
+        parts.append(f"空闲 / free {health.free_bytes / 1e9:.1f} GB")
+    if health.clock_offset_s is not None and abs(health.clock_offset_s) > 5:
+        parts.append(f"时钟偏差 / clock off {health.clock_offset_s:+.0f} s")
+    if health.player_version:
+        parts.append(f"播放器 / player {health.player_version}")
+    if health.stale:
+        parts.insert(0, "⚠ 已停止回报 / stopped reporting")
+    return "，".join(parts)
+
+
+@device.command("pair")
+@click.argument("code")
+@click.argument("ref", metavar="DEVICE")
+@click.pass_obj
+@friendly_errors
+def device_pair(state: State, code: str, ref: str) -> None:
+    """把屏幕上显示的配对码配给这块屏幕 / pair the kiosk screen showing CODE with screen DEVICE."""
+    from library.broadcast.device_api import pair_screen
+
+    name = pair_screen(state.db, code, ref)
+    click.echo(f"已配对，屏幕将自动开始播放 / paired: {name} starts playing by itself")
 
 
 @device.command("token")
@@ -177,7 +209,7 @@ def device_fallback(state: State, ref: str, playlist_name: str | None, clear: bo
 
 
 def _show_token(device_id: int, name: str, token: str) -> None:
-    """Print a device's id and its token, with the warning that it is shown once."""
+    """Print a device's id and its credential (id.token), with the warning that it is shown once."""
     click.echo(f"设备 / device {device_id}: {name}")
-    click.echo(f"密钥 / token: {token}")
+    click.echo(f"密钥 / credential: {device_id}.{token}")
     click.echo(ONCE, err=True)
