@@ -75,7 +75,10 @@ def test_errors_are_pages_or_json(client):
     page = client.get("/no/such/page")
     assert page.status_code == 404 and "找不到这个页面" in page.get_data(as_text=True)
     api = client.get("/api/v1/nothing")
-    assert api.status_code == 404 and api.get_json()["error"]["code"] == 404
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    assert api.get_json()["status"] == 404  # RFC 9457, as every device API error
+    other = client.get("/api/nothing")
+    assert other.status_code == 404 and other.get_json()["error"]["code"] == 404
 
 
 def test_chinese_first_english_second(client):

@@ -67,10 +67,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["kuanyue.store"] = MediaStore(config.media_dir)
     Babel(app, locale_selector=select_locale)
 
-    from . import api_v1, public
+    from . import api_v1, public, screen
 
     app.register_blueprint(public.bp)
     app.register_blueprint(api_v1.bp)
+    app.register_blueprint(screen.bp)
 
     @app.before_request
     def _lang_cookie() -> None:
