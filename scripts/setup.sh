@@ -10,7 +10,7 @@ DEV=0
 [ "${1:-}" = "--dev" ] && DEV=1
 
 PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fontconfig libchromaprint1)
-[ "$DEV" = 1 ] && PACKAGES+=(chromium mpv tesseract-ocr tesseract-ocr-chi-sim)
+[ "$DEV" = 1 ] && PACKAGES+=(chromium mpv tesseract-ocr tesseract-ocr-chi-sim liquidsoap icecast2)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

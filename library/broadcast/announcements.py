@@ -30,12 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from media_pipeline.announcement import AnnouncementJob
 from media_pipeline.jobs import RenderOptions
 from media_pipeline.tools import DEFAULT_TOOLS, Tools
 
@@ -55,6 +55,11 @@ from .models import (
 from .places import find_village
 from .programme import ProgrammeError
 from .schedules import check_rrule, find_targets, village_of
+
+if TYPE_CHECKING:
+    # Imported where a render is made: the timeline and the stream only need short_title,
+    # and the pipeline's import (jieba, numpy, pydub) costs about a second.
+    from media_pipeline.announcement import AnnouncementJob
 
 KIND_ZH = {
     "notice": "通知",
@@ -212,6 +217,8 @@ def announce(
     windows = [] if kind in LIST_KINDS else _windows(kind, when, local_now)
     voice_sha = _voice_sha(voice) if voice is not None else None
     heading = EMERGENCY_HEADINGS[emergency] if kind == "emergency" else KIND_ZH[kind]
+    from media_pipeline.announcement import AnnouncementJob
+
     job = AnnouncementJob(
         key=f"announcement-{kind}",
         text_zh=text,

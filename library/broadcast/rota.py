@@ -26,8 +26,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from media_pipeline.announcement import AnnouncementJob
-
 from ..db import Database
 from ..store import MediaStore
 from . import rules
@@ -307,6 +305,8 @@ def _render_call(
     intro: str,
     progress: Callable[[str], None] | None,
 ) -> list[AnnouncementFile]:
+    from media_pipeline.announcement import AnnouncementJob
+
     job = AnnouncementJob(
         key=f"rota-{member}",
         text_zh=template.replace(FIELD, member),

@@ -3,7 +3,7 @@
 One module per command group — `covenants` (covenant …, render; `reading` and `backgrounds`
 add commands to its group), `catalogue` (catalogue …), `reels` (reel), `places` (village,
 device), `programme` (playlist, schedule,
-timeline), `announce` (announce, rota), `system` (doctor, serve, store) — each added to `main` here; what they share is in `common`. Modules import
+timeline), `announce` (announce, rota), `stream` (the village radio stream), `system` (doctor, serve, store) — each added to `main` here; what they share is in `common`. Modules import
 only click and light library modules at the top, and the rest inside their commands, so
 `kuanyue --help` stays instant.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from . import announce, catalogue, covenants, places, programme, reading, reels, system
+from . import announce, catalogue, covenants, places, programme, reading, reels, stream, system
 from . import backgrounds as backgrounds  # adds `covenant background` to the covenant group
 from .bilingual import BilingualGroup
 from .common import State
@@ -40,5 +40,6 @@ main.add_command(programme.schedule)
 main.add_command(programme.timeline)
 main.add_command(announce.announce)
 main.add_command(announce.rota)
+main.add_command(stream.stream)
 
 __all__ = ["main"]
