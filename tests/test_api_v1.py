@@ -198,7 +198,6 @@ def test_the_api_matches_its_openapi_document(app, device, monkeypatch):
     """schemathesis reads /api/v1/openapi.json and calls every operation against the app."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
-
     from schemathesis.specs.openapi.checks import positive_data_acceptance
 
     from web import api_v1
