@@ -102,4 +102,19 @@ printf '%s\n' "$PLAN" | sed -n '1,18p'
 echo "  …"
 printf '%s\n' "$PLAN" | grep -B1 -A1 '鸣锣喊寨' | head -3
 echo "  …（共 $(printf '%s\n' "$PLAN" | wc -l) 行 / $(printf '%s\n' "$PLAN" | wc -l) lines in all: $K timeline 鼓楼喇叭 --date $TOMORROW）"
+PORT=$($K doctor 2>/dev/null | awk '$1 == "KUANYUE_PORT" {print $3; exit}')
+PORT=${PORT:-5000}
+cat <<EOF
+
+== 设备 / devices ==
+大喇叭播放器 / a loudspeaker player, here against this demo (on a Raspberry Pi: deploy/PLAYER.md):
+  $K device token 鼓楼喇叭     # prints its credential once; the old one stops working
+  cp deploy/kuanyue-player.ini.example /tmp/player.ini
+  # in /tmp/player.ini: url = http://127.0.0.1:$PORT, credential = <printed>, folders under /tmp
+  python3 scripts/kuanyue_player.py --config /tmp/player.ini
+屏幕 / the screen: open http://127.0.0.1:$PORT/screen in Chromium, then
+  $K device pair <屏幕上的六位码 / the code it shows> 鼓楼屏幕
+村广播流 / a radio stream:
+  $K device add 电台 --village $VILLAGE --kind stream && $K stream start
+EOF
 exec $K serve
