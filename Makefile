@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
-.PHONY: setup setup-dev demo test test-fast lint typecheck bench bench-catalogue
+.PHONY: setup setup-dev demo test test-fast lint typecheck bench bench-catalogue bench-devices
 
 setup:
 	@bash scripts/setup.sh
@@ -28,3 +28,6 @@ bench: setup-dev
 
 bench-catalogue: setup-dev
 	.venv/bin/python scripts/bench_catalogue.py
+
+bench-devices: setup-dev
+	.venv/bin/python scripts/bench_devices.py

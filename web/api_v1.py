@@ -139,7 +139,7 @@ def schedule(session, device):  # noqa: ANN001, ANN201
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         response = Response(status=304)
     else:
-        response = _json(snapshot.body)
+        response = Response(snapshot.data, mimetype="application/json")
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
     return response

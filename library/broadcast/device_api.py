@@ -12,15 +12,17 @@ withdrawn, an announcement stopped or a clause re-rendered gives a new version a
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +34,7 @@ from ..models import is_row_id, utcnow
 from ..store import MediaStore
 from .device_rules import DeviceRules, load_device_rules
 from .devices import find_device, new_token, verify_token
-from .models import AnnouncementFile, Device, PlayLog, ScreenPairing
+from .models import AnnouncementFile, Device, PlayLog, Schedule, ScheduleTarget, ScreenPairing
 from .rules import rules_version
 from .timeline import TimelineItem
 
@@ -58,10 +60,19 @@ class DeviceApiError(LibraryError):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A device's next 48 hours as the API sends it."""
+    """A device's next 48 hours as the API sends it: its version and the encoded JSON.
+
+    Kept encoded: a county's cached snapshots as dicts of ~540 items each took over a GiB
+    (scripts/bench_devices.py); as UTF-8 JSON they take a fifth of that.
+    """
 
     version: str
-    body: dict[str, Any]
+    data: bytes
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The snapshot decoded (for tests and tools; the API sends `data`)."""
+        return json.loads(self.data)
 
 
 def parse_credential(credential: str) -> tuple[int, str] | None:
@@ -97,7 +108,7 @@ def device_body(device: Device, now: datetime) -> dict[str, Any]:
 
 _cache: OrderedDict[str, Snapshot] = OrderedDict()
 _cache_lock = threading.Lock()
-CACHE_MAX = 4096
+CACHE_MAX = 2048
 
 
 def schedule_snapshot(session: Session, device: Device, now: datetime) -> Snapshot:
@@ -122,7 +133,7 @@ def schedule_snapshot(session: Session, device: Device, now: datetime) -> Snapsh
         "tz": device.village.tz,
         "items": _items(session, device, found, items),
     }
-    snapshot = Snapshot(version, body)
+    snapshot = Snapshot(version, json.dumps(body, ensure_ascii=False).encode())
     with _cache_lock:
         _cache[version] = snapshot
         while len(_cache) > CACHE_MAX:
@@ -130,18 +141,99 @@ def schedule_snapshot(session: Session, device: Device, now: datetime) -> Snapsh
     return snapshot
 
 
+# The county's live emergency schedules are read at most this often, by one thread for all;
+# an emergency issued or stopped reaches a device within this plus its 10 s poll.
+EMERGENCY_READ_S = 2.0
+# Devices alike (same village, zones, kind, and not targeted by name) share the emergency
+# items worked out for one of them, for this long or until an emergency rule changes.
+EMERGENCY_REUSE_S = 30.0
+_emergency_lock = threading.Lock()
+_emergency_state: dict[str, Any] = {"read": -1e9, "stamp": (), "reach": frozenset()}
+_emergency_items: dict[tuple, tuple[float, list[tuple[datetime, datetime, dict[str, Any]]]]] = {}
+
+
 def emergency_body(session: Session, device: Device, now: datetime) -> dict[str, Any]:
     """`GET /api/v1/device/emergency`: emergency items overlapping now … now + 1 h.
 
-    Only emergency schedules are read (usually none), so a county's devices can poll it
-    every 10 seconds.
+    Every device polls it every 10 seconds, so the common answer — no emergency reaches this
+    device — comes from a county-wide list of live emergency rules read at most every 2 s;
+    only a device an emergency reaches works its emergency timeline out, shared by devices
+    alike for up to 30 s.
     """
-    start = now.astimezone(UTC)
-    end = start + EMERGENCY_AHEAD
-    found = load_device_rules(session, str(device.id), None, layers=("emergency",))
-    items = [i for i in found.timeline(start, end) if i.layer.name == "EMERGENCY"]
-    body_items = _items(session, device, found, items)
-    return {"active": bool(items), "server_time": _iso(now), "items": body_items}
+    stamp, reach = _live_emergencies(session, now)
+    mine = {("v", device.village_id), ("d", device.id), *(("z", z.id) for z in device.zones)}
+    if reach.isdisjoint(mine):
+        return {"active": False, "server_time": _iso(now), "items": []}
+    key = (
+        stamp,
+        device.kind == "screen",
+        device.village_id,
+        tuple(sorted(z.id for z in device.zones)),
+        device.id if ("d", device.id) in reach else None,
+    )
+    clock = time.monotonic()
+    with _emergency_lock:
+        cached = _emergency_items.get(key)
+    if cached is None or clock - cached[0] > EMERGENCY_REUSE_S:
+        start = now.astimezone(UTC)
+        found = load_device_rules(session, str(device.id), None, layers=("emergency",))
+        items = [
+            i
+            for i in found.timeline(start, start + EMERGENCY_AHEAD + timedelta(seconds=60))
+            if i.layer.name == "EMERGENCY"
+        ]
+        bodies = _items(session, device, found, items)
+        cached = (clock, [(i.start, i.end, b) for i, b in zip(items, bodies, strict=True)])
+        with _emergency_lock:
+            if len(_emergency_items) > CACHE_MAX:
+                _emergency_items.clear()
+            _emergency_items[key] = cached
+    horizon = now + EMERGENCY_AHEAD
+    current = [b for start, end, b in cached[1] if end > now and start < horizon]
+    return {"active": bool(current), "server_time": _iso(now), "items": current}
+
+
+def _live_emergencies(session: Session, now: datetime) -> tuple[tuple, frozenset]:
+    """(a stamp of the live emergency rules, the places they reach), re-read every 2 s.
+
+    Live: not ended before yesterday; a one-off (COUNT=1, what `announce --kind emergency`
+    makes) only when it opens from yesterday on. Stopping an emergency raises its schedule's
+    version, so the stamp changes with it.
+    """
+    clock = time.monotonic()
+    with _emergency_lock:
+        if clock - _emergency_state["read"] < EMERGENCY_READ_S:
+            return _emergency_state["stamp"], _emergency_state["reach"]
+    yesterday = now.date() - timedelta(days=1)
+    rows = session.execute(
+        select(Schedule.id, Schedule.version, Schedule.rrule, Schedule.starts_on).where(
+            Schedule.layer == "emergency",
+            or_(Schedule.ends_on.is_(None), Schedule.ends_on >= yesterday),
+        )
+    ).all()
+    live = [
+        (r.id, r.version)
+        for r in rows
+        if not ("COUNT=1" in r.rrule.upper() and r.starts_on < yesterday)
+    ]
+    reach: set[tuple[str, int]] = set()
+    if live:
+        targets = session.execute(
+            select(
+                ScheduleTarget.village_id, ScheduleTarget.zone_id, ScheduleTarget.device_id
+            ).where(ScheduleTarget.schedule_id.in_([i for i, _ in live]))
+        )
+        for village_id, zone_id, device_id in targets:
+            if village_id:
+                reach.add(("v", village_id))
+            if zone_id:
+                reach.add(("z", zone_id))
+            if device_id:
+                reach.add(("d", device_id))
+    stamp = tuple(sorted(live))
+    with _emergency_lock:
+        _emergency_state.update(read=clock, stamp=stamp, reach=frozenset(reach))
+    return stamp, frozenset(reach)
 
 
 def media_path(

@@ -74,9 +74,19 @@ def newest_segment_file(
     return None
 
 
+# (clause id, inputs hash) → rendered for that clause's wording. Both never change (a
+# version's clauses are immutable, a segment's inputs are its key), so the answer is kept:
+# every device's schedule poll asks it for every clause it plays.
+_RENDERED_FOR: dict[tuple[int, str], bool] = {}
+
+
 def _rendered_for(clause: lib.Clause, segment: lib.Segment) -> bool:
     """Whether `segment` was rendered from `clause`'s wording (its first rendering's clause
     says the same label and text)."""
+    key = (clause.id, segment.inputs_hash)
+    known = _RENDERED_FOR.get(key)
+    if known is not None:
+        return known
     session = object_session(clause)
     if session is None:
         return True
@@ -87,11 +97,14 @@ def _rendered_for(clause: lib.Clause, segment: lib.Segment) -> bool:
         .order_by(lib.Segment.id)
         .limit(1)
     )
-    return origin is None or (origin.label, origin.text_zh, origin.text_dong) == (
+    same = origin is None or (origin.label, origin.text_zh, origin.text_dong) == (
         clause.label,
         clause.text_zh,
         clause.text_dong,
     )
+    if len(_RENDERED_FOR) < 100_000:
+        _RENDERED_FOR[key] = same
+    return same
 
 
 def find_recording(session: Session, value: str) -> lib.Recording:
