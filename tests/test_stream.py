@@ -189,15 +189,29 @@ def test_the_stream_plays_the_announcement_with_its_gong_and_survives_a_missing_
             store.root / session.get(Announcement, second.id).file("audio-loudspeaker").store_path
         ).unlink()
 
-    port, conf = _free_port(), tmp_path / "stream"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "stream", "start", "--port", str(port),
-         "--config-dir", str(conf)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+    # A free port can be taken by another test between choosing it and icecast binding it
+    # (xdist workers run side by side): then the command exits, and it is started again on
+    # another port, once. What it printed is kept for the failure message.
+    said = ""
+    for attempt in range(2):
+        port, conf = _free_port(), tmp_path / f"stream{attempt}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "stream", "start", "--port", str(port),
+             "--config-dir", str(conf)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+        line = server.stdout.readline()
+        if "http://" in line:
+            break
+        said += line + server.stdout.read()
+        server.wait(timeout=30)
+        said += "".join(
+            f"\n--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
+            for log in sorted(conf.glob("*.log"))
+        )
     try:
-        url = server.stdout.readline().strip().rpartition(" ")[2]  # "榕溪村 电台: http://…"
-        assert url == f"http://127.0.0.1:{port}/rongxicun.mp3", url + server.stdout.read()
+        url = line.strip().rpartition(" ")[2]  # "榕溪村 电台: http://…"
+        assert url == f"http://127.0.0.1:{port}/rongxicun.mp3", said + line
         listen_from = datetime.now(CST).replace(tzinfo=None)
         length = (second_at - listen_from).total_seconds() + second.duration_s + 2
         capture = tmp_path / "heard.wav"

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .. import models as lib
 from ..access import Viewer, may
@@ -109,8 +109,13 @@ def load_device_rules(
     labels: dict[str, str] = {}
     names: dict[str, str] = {}
     out: list[rules.Schedule] = []
-    reaching = select(Schedule).where(
-        Schedule.id.in_(schedules_reaching(row.village_id, row.id, zone_ids))
+    reaching = (
+        select(Schedule)
+        .where(Schedule.id.in_(schedules_reaching(row.village_id, row.id, zone_ids)))
+        .options(
+            selectinload(Schedule.targets),
+            selectinload(Schedule.playlist).selectinload(Playlist.items),
+        )
     )
     if layers is not None:
         reaching = reaching.where(Schedule.layer.in_(layers))

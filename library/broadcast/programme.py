@@ -9,7 +9,7 @@ module holds what more than one of them needs.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from .. import models as lib
 from ..access import Viewer, broadcastable, may
@@ -43,14 +43,22 @@ def find_playlist(session: Session, ref: str) -> Playlist:
 
 
 def newest_clause(session: Session, key: str) -> lib.Clause | None:
-    """The newest version's clause with this key."""
-    return session.scalar(
-        select(lib.Clause)
-        .join(lib.CovenantVersion)
-        .where(lib.Clause.key == key)
-        .order_by(lib.CovenantVersion.number.desc())
-        .limit(1)
-    )
+    """The newest version's clause with this key (with its segments and their files).
+
+    Remembered for the session: a device's rules ask it for the same clause in every
+    schedule that plays it, and a session is one request or one command.
+    """
+    memo: dict[str, lib.Clause | None] = session.info.setdefault("newest_clause", {})
+    if key not in memo:
+        memo[key] = session.scalar(
+            select(lib.Clause)
+            .join(lib.CovenantVersion)
+            .where(lib.Clause.key == key)
+            .order_by(lib.CovenantVersion.number.desc())
+            .limit(1)
+            .options(selectinload(lib.Clause.segments).selectinload(lib.Segment.files))
+        )
+    return memo[key]
 
 
 def newest_segment_file(
