@@ -2,8 +2,8 @@
 
 Frozen: these paths, fields and meanings stay as they are when a v2 arrives, so players
 already on village poles keep working. Each route parses the request, calls one function
-of library/broadcast/device_api.py and presents its result; errors are
-`application/problem+json` (RFC 9457). The OpenAPI 3.1 document is web/openapi_v1.json,
+of library/broadcast/device_api.py or its siblings (device_snapshot, device_reports,
+screen_pairing) and presents its result; errors are `application/problem+json` (RFC 9457). The OpenAPI 3.1 document is web/openapi_v1.json,
 served at /api/v1/openapi.json and checked against the running app by schemathesis.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request, send_file
 from werkzeug.exceptions import HTTPException
 
-from library.broadcast import device_api
+from library.broadcast import device_api, device_reports, device_snapshot, screen_pairing
 from library.broadcast.device_api import DeviceApiError
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -133,8 +133,8 @@ def who_am_i(session, device):  # noqa: ANN001, ANN201
 @device_auth
 def schedule(session, device):  # noqa: ANN001, ANN201
     """The next 48 hours, with an ETag."""
-    snapshot = device_api.schedule_snapshot(session, device, g.now)
-    device_api.note_seen(_db(), device.id, g.now)
+    snapshot = device_snapshot.schedule_snapshot(session, device, g.now)
+    device_reports.note_seen(_db(), device.id, g.now)
     etag = f'"{snapshot.version}"'
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         response = Response(status=304)
@@ -149,7 +149,7 @@ def schedule(session, device):  # noqa: ANN001, ANN201
 @device_auth
 def emergency(session, device):  # noqa: ANN001, ANN201
     """Emergencies now and in the next hour; cheap enough to poll every 10 s."""
-    response = _json(device_api.emergency_body(session, device, g.now))
+    response = _json(device_snapshot.emergency_body(session, device, g.now))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -173,7 +173,7 @@ def media(session, device, sha256: str):  # noqa: ANN001, ANN201
 def plays(session, device):  # noqa: ANN001, ANN201
     """Store a batch of play logs; the reply lists the ids acknowledged."""
     body = _body()
-    acknowledged = device_api.record_plays(_db(), device.id, body.get("plays"))
+    acknowledged = device_reports.record_plays(_db(), device.id, body.get("plays"))
     return _json({"acknowledged": acknowledged})
 
 
@@ -181,13 +181,13 @@ def plays(session, device):  # noqa: ANN001, ANN201
 @device_auth
 def heartbeat(session, device):  # noqa: ANN001, ANN201
     """Store the device's health report; reply with the server's clock."""
-    return _json(device_api.heartbeat(_db(), device.id, _body(), g.now))
+    return _json(device_reports.heartbeat(_db(), device.id, _body(), g.now))
 
 
 @bp.post("/screen/pairing")
 def pairing_new():  # noqa: ANN201
     """A code for a kiosk screen to show until a cultural worker pairs it."""
-    code, seconds = device_api.new_pairing(_db(), datetime.now(UTC))
+    code, seconds = screen_pairing.new_pairing(_db(), datetime.now(UTC))
     body = {"code": code, "expires_s": seconds, "poll": f"/api/v1/screen/pairing/{code}"}
     return _json(body, 201)
 
@@ -195,7 +195,7 @@ def pairing_new():  # noqa: ANN201
 @bp.get("/screen/pairing/<code>")
 def pairing_poll(code: str):  # noqa: ANN201
     """202 until paired; then the credential, once."""
-    credential = device_api.collect_pairing(_db(), code, datetime.now(UTC))
+    credential = screen_pairing.collect_pairing(_db(), code, datetime.now(UTC))
     if credential is None:
         return _json({"paired": False}, 202)
     response = _json({"paired": True, "credential": credential})

@@ -30,7 +30,7 @@ from .models import DEVICE_KINDS, Device, Township, Village
 from .places import clean_name, find_village
 
 if TYPE_CHECKING:
-    from .device_api import Health
+    from .device_reports import Health
 
 
 class DeviceError(LibraryError):
@@ -118,7 +118,7 @@ def list_devices(db: Database, village: str | None = None) -> list[DeviceInfo]:
             query = query.where(Device.village_id == find_village(session, village).id)
         order = (Township.name, Village.name, Device.name)
         rows = list(session.scalars(query.order_by(*order)))
-        from .device_api import device_health
+        from .device_reports import device_health
 
         health = device_health(session, rows, datetime.now(UTC))
         return [replace(_info(d), health=health[d.id]) for d in rows]

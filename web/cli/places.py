@@ -118,7 +118,7 @@ def device_list(state: State, village_name: str | None) -> None:
         )
 
 
-def _health(health) -> str:  # noqa: ANN001 - a library.broadcast.device_api.Health
+def _health(health) -> str:  # noqa: ANN001 - a library.broadcast.device_reports.Health
     """Last seen, plays today, cache and clock, in one tab-free phrase."""
     if health.last_seen_at is None:
         return "从未联系 / never seen"
@@ -144,7 +144,7 @@ def _health(health) -> str:  # noqa: ANN001 - a library.broadcast.device_api.Hea
 @friendly_errors
 def device_pair(state: State, code: str, ref: str) -> None:
     """把屏幕上显示的配对码配给这块屏幕 / pair the kiosk screen showing CODE with screen DEVICE."""
-    from library.broadcast.device_api import pair_screen
+    from library.broadcast.screen_pairing import pair_screen
 
     name = pair_screen(state.db, code, ref)
     click.echo(f"已配对，屏幕将自动开始播放 / paired: {name} starts playing by itself")
