@@ -61,8 +61,16 @@ def device_timeline(
     session: Session, device_ref: str, start: datetime, end: datetime
 ) -> list[TimelineItem]:
     """What device `device_ref` plays in [start, end), from the rules that reach it."""
-    zone_days = _local_days(session, device_ref, start, end)
-    return load_device_rules(session, device_ref, zone_days).timeline(start, end)
+    return rules_for_range(session, device_ref, start, end).timeline(start, end)
+
+
+def rules_for_range(
+    session: Session, device_ref: str, start: datetime, end: datetime
+) -> DeviceRules:
+    """The device's rules with the rota spelled out for the local days [start, end) touches."""
+    zone = ZoneInfo(find_device(session, device_ref).village.tz)
+    days = start.astimezone(zone).date(), end.astimezone(zone).date()
+    return load_device_rules(session, device_ref, days)
 
 
 def day_plan(db: Database, device_ref: str, day: date) -> tuple[str, str, list[PlanLine]]:
@@ -303,10 +311,3 @@ def _rule_schedule(schedule: Schedule, items: list[rules.PlaylistItem]) -> rules
         version=schedule.version,
         loop=schedule.loop,
     )
-
-
-def _local_days(
-    session: Session, device_ref: str, start: datetime, end: datetime
-) -> tuple[date, date]:
-    zone = ZoneInfo(find_device(session, device_ref).village.tz)
-    return start.astimezone(zone).date(), end.astimezone(zone).date()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from .. import models as lib
 from .device_api import as_iso
-from .device_rules import DeviceRules, load_device_rules
+from .device_rules import DeviceRules, load_device_rules, rules_for_range
 from .models import AnnouncementFile, Device, Schedule, ScheduleTarget
 from .rules import rules_version
 from .timeline import TimelineItem
@@ -58,7 +58,7 @@ def schedule_snapshot(session: Session, device: Device, now: datetime) -> Snapsh
     """The device's timeline for 48 hours from the current hour, with its version."""
     start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     end = start + HORIZON
-    found = load_device_rules(session, str(device.id), _days(device, start, end))
+    found = rules_for_range(session, str(device.id), start, end)
     version = hashlib.sha256(
         f"{rules_version(found.device, found.schedules)}|{start.isoformat()}".encode()
     ).hexdigest()[:32]
@@ -255,10 +255,3 @@ def _item_id(item: TimelineItem) -> str:
     what = item.media.sha256 if item.media else "silence"
     text = f"{item.schedule_id}|{item.start.timestamp():.3f}|{what}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _days(device: Device, start: datetime, end: datetime):  # noqa: ANN202 - (date, date)
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(device.village.tz)
-    return start.astimezone(zone).date(), end.astimezone(zone).date()
