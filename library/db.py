@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision id. Checking it with one query spares every command the
 # cost of importing Alembic; tests/test_store.py proves it equals Alembic's head.
-SCHEMA_HEAD = "0011"
+SCHEMA_HEAD = "0012"
 # Backups made before a migration (kuanyue.db.bak-<old revision>-<UTC time>) kept beside it.
 KEEP_BACKUPS = 3
 
@@ -89,9 +89,11 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        from .index_upkeep import keep_index_current  # the models load only with a database
+        from .changes import ChangeCounter  # the models load only with a database
+        from .index_upkeep import keep_index_current
 
         keep_index_current(self.sessions)
+        self.changes = ChangeCounter(self.engine, self.sessions)
 
     def upgrade(self) -> None:
         """Apply pending migrations (one query when the schema is already current).

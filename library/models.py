@@ -549,3 +549,13 @@ class ReelFile(StoredFile, Base):
 # --- places and devices (library/broadcast/models.py, imported so Base.metadata holds them) ---
 
 from .broadcast import models as _broadcast_models  # noqa: E402, F401
+
+
+class ChangeCount(Base):
+    """One row counting the commits that changed content (library.changes): caches of what
+    devices play are kept, in every process sharing the database, until it moves."""
+
+    __tablename__ = "change_count"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)

@@ -142,15 +142,9 @@ def test_heartbeat_reports_health_that_device_list_shows(client, device, runner)
     assert "never seen" in next(x for x in listed.splitlines() if "\t屏幕\t" in x)
 
 
-def test_an_emergency_shows_in_the_cheap_poll(
-    client, device, db, store, config, tmp_path, monkeypatch
-):
-    from library.broadcast import device_snapshot
+def test_an_emergency_shows_in_the_cheap_poll(client, device, db, store, config, tmp_path):
     from library.broadcast.announcements import Render, When, announce, stop
     from media_pipeline.jobs import RenderOptions
-
-    # The county's live emergencies are re-read every 2 s in service; here on every poll.
-    monkeypatch.setattr(device_snapshot, "EMERGENCY_READ_S", 0.0)
 
     quiet = client.get("/api/v1/device/emergency", headers=device["auth"])
     assert quiet.status_code == 200 and quiet.json == {**quiet.json, "active": False, "items": []}

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, current_app, g, request, send_file
 from werkzeug.exceptions import HTTPException
 
 from library.broadcast import device_api, device_reports, device_snapshot, screen_pairing
-from library.broadcast.device_api import DeviceApiError
+from library.broadcast.device_api import DeviceApiError, DeviceCard
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi_v1.json")
@@ -71,7 +71,7 @@ def _db():  # noqa: ANN202 - library.db.Database
 
 
 def device_auth(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Require `Authorization: Bearer <id>.<token>`; the device row's id is `g.device_id`."""
+    """Require `Authorization: Bearer <id>.<token>`; the view gets the device's DeviceCard."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any):  # noqa: ANN202
@@ -90,18 +90,14 @@ def device_auth(view: Callable[..., Any]) -> Callable[..., Any]:
                     f"每分钟最多 {int(RATE_PER_S * 60)} 次 / at most {int(RATE_PER_S * 60)} a minute",
                     {"Retry-After": str(max(1, round(wait)))},
                 )
-        with _db().session() as session:
-            device = device_api.authenticate(session, credential)
-            if device is None:
-                return problem(
-                    401,
-                    "设备凭据无效或已停用 / invalid, revoked or disabled credential",
-                    "",
-                    challenge,
-                )
-            g.device_id = device.id
-            g.now = datetime.now(UTC)
-            return view(session, device, *args, **kwargs)
+        device = device_api.authenticate(_db(), credential)
+        if device is None:
+            return problem(
+                401, "设备凭据无效或已停用 / invalid, revoked or disabled credential", "", challenge
+            )
+        g.device_id = device.id
+        g.now = datetime.now(UTC)
+        return view(device, *args, **kwargs)
 
     return wrapped
 
@@ -124,41 +120,42 @@ def openapi():  # noqa: ANN201
 
 @bp.get("/device")
 @device_auth
-def who_am_i(session, device):  # noqa: ANN001, ANN201
+def who_am_i(device: DeviceCard):  # noqa: ANN201
     """Who the device is, and how often it should poll."""
     return _json(device_api.device_body(device, g.now))
 
 
 @bp.get("/device/schedule")
 @device_auth
-def schedule(session, device):  # noqa: ANN001, ANN201
+def schedule(device: DeviceCard):  # noqa: ANN201
     """The next 48 hours, with an ETag."""
-    snapshot = device_snapshot.schedule_snapshot(session, device, g.now)
+    version = device_snapshot.snapshot_version(_db(), device, g.now)
     device_reports.note_seen(_db(), device.id, g.now)
-    etag = f'"{snapshot.version}"'
-    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+    if f'"{version}"' in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         response = Response(status=304)
     else:
+        snapshot = device_snapshot.schedule_snapshot(_db(), device, g.now)
+        version = snapshot.version
         response = Response(snapshot.data, mimetype="application/json")
-    response.headers["ETag"] = etag
+    response.headers["ETag"] = f'"{version}"'
     response.headers["Cache-Control"] = "no-cache"
     return response
 
 
 @bp.get("/device/emergency")
 @device_auth
-def emergency(session, device):  # noqa: ANN001, ANN201
+def emergency(device: DeviceCard):  # noqa: ANN201
     """Emergencies now and in the next hour; cheap enough to poll every 10 s."""
-    response = _json(device_snapshot.emergency_body(session, device, g.now))
+    response = _json(device_snapshot.emergency_body(_db(), device, g.now))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.get("/media/<sha256>")
 @device_auth
-def media(session, device, sha256: str):  # noqa: ANN001, ANN201
+def media(device: DeviceCard, sha256: str):  # noqa: ANN201
     """A media file the device's village may have, with Range support, cached for good."""
-    found = device_api.media_path(session, current_app.extensions["kuanyue.store"], device, sha256)
+    found = device_api.media_path(_db(), current_app.extensions["kuanyue.store"], device, sha256)
     if found is None:
         return problem(404, "没有这个文件 / no such media", sha256)
     path, mime = found
@@ -170,7 +167,7 @@ def media(session, device, sha256: str):  # noqa: ANN001, ANN201
 
 @bp.post("/device/plays")
 @device_auth
-def plays(session, device):  # noqa: ANN001, ANN201
+def plays(device: DeviceCard):  # noqa: ANN201
     """Store a batch of play logs; the reply lists the ids acknowledged."""
     body = _body()
     acknowledged = device_reports.record_plays(_db(), device.id, body.get("plays"))
@@ -179,7 +176,7 @@ def plays(session, device):  # noqa: ANN001, ANN201
 
 @bp.post("/device/heartbeat")
 @device_auth
-def heartbeat(session, device):  # noqa: ANN001, ANN201
+def heartbeat(device: DeviceCard):  # noqa: ANN201
     """Store the device's health report; reply with the server's clock."""
     return _json(device_reports.heartbeat(_db(), device.id, _body(), g.now))
 

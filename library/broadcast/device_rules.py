@@ -15,9 +15,10 @@ left out, and a schedule with nothing playable here is left out so lower layers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from ..access import Viewer, may
 from ..db import Database
 from . import rules
 from .devices import find_device
-from .models import Announcement, Playlist, PlaylistItem, Schedule
+from .models import Announcement, Playlist, PlaylistItem, Schedule, ScheduleTarget
 from .programme import newest_clause, newest_segment_file
 from .schedules import schedules_reaching
 from .timeline import TimelineItem, timeline
@@ -68,9 +69,14 @@ def rules_for_range(
     session: Session, device_ref: str, start: datetime, end: datetime
 ) -> DeviceRules:
     """The device's rules with the rota spelled out for the local days [start, end) touches."""
-    zone = ZoneInfo(find_device(session, device_ref).village.tz)
-    days = start.astimezone(zone).date(), end.astimezone(zone).date()
+    days = local_days(find_device(session, device_ref).village.tz, start, end)
     return load_device_rules(session, device_ref, days)
+
+
+def local_days(tz: str, start: datetime, end: datetime) -> tuple[date, date]:
+    """The first and last local dates in time zone `tz` that [start, end) touches."""
+    zone = ZoneInfo(tz)
+    return start.astimezone(zone).date(), end.astimezone(zone).date()
 
 
 def day_plan(db: Database, device_ref: str, day: date) -> tuple[str, str, list[PlanLine]]:
@@ -98,13 +104,17 @@ def load_device_rules(
     days: tuple[date, date] | None = None,
     *,
     layers: tuple[str, ...] | None = None,
+    memo: dict[tuple, Any] | None = None,
 ) -> DeviceRules:
     """The device's rules; a rota's evenings are spelled out for local dates `days` (inclusive).
 
     `days` None means yesterday to the day after tomorrow in the village's time, what a
     48-hour snapshot from now needs. `layers` keeps only schedules of those layers (the rota
     and the fallback only when theirs, interrupt and fallback, are named): the emergency poll
-    reads just the emergency schedules.
+    reads just the emergency schedules. `memo` keeps each schedule's targets and each
+    playlist item's files (per kind of device, and per village for recordings) across calls,
+    for as long as the caller knows nothing changed (the device API: the change count,
+    library/changes.py).
     """
     row = find_device(session, device_ref)
     zone_ids = tuple(z.id for z in row.zones)
@@ -120,20 +130,19 @@ def load_device_rules(
     reaching = (
         select(Schedule)
         .where(Schedule.id.in_(schedules_reaching(row.village_id, row.id, zone_ids)))
-        .options(
-            selectinload(Schedule.targets),
-            selectinload(Schedule.playlist).selectinload(Playlist.items),
-        )
+        .options(selectinload(Schedule.playlist).selectinload(Playlist.items))
     )
     if layers is not None:
         reaching = reaching.where(Schedule.layer.in_(layers))
-    for schedule in session.scalars(reaching.order_by(Schedule.id)):
+    schedules = list(session.scalars(reaching.order_by(Schedule.id)))
+    targets = _targets(session, [s.id for s in schedules], {} if memo is None else memo)
+    for schedule in schedules:
         playlist = schedule.playlist
-        items = list(playlist_rules(session, playlist, device_kind, viewer, labels))
+        items = list(playlist_rules(session, playlist, device_kind, viewer, labels, memo))
         if not _playable(playlist, items):
             continue
         names[str(schedule.id)] = playlist.name
-        out.append(_rule_schedule(schedule, items))
+        out.append(_rule_schedule(schedule, items, targets[schedule.id]))
     from .rota import rota_rules  # the rota maps its evenings with this module's helpers
 
     if layers is None or "interrupt" in layers:
@@ -143,7 +152,9 @@ def load_device_rules(
             out.append(rule)
     fallback = None
     if row.fallback_playlist is not None and (layers is None or "fallback" in layers):
-        items = list(playlist_rules(session, row.fallback_playlist, device_kind, viewer, labels))
+        items = list(
+            playlist_rules(session, row.fallback_playlist, device_kind, viewer, labels, memo)
+        )
         if _playable(row.fallback_playlist, items):
             fallback = rules.Playlist(
                 id=str(row.fallback_playlist.id),
@@ -178,13 +189,28 @@ def playlist_rules(
     device_kind: str,
     viewer: Viewer | None,
     labels: dict[str, str],
+    memo: dict[tuple, Any] | None = None,
 ) -> Iterator[rules.PlaylistItem]:
     """The playlist's items as rules for this kind of device; `viewer` None skips access."""
     for item in playlist.items:
         if item.kind == "pause":
             yield rules.PlaylistItem(pause_s=item.pause_s or 0.0, repeat=item.repeat)
             continue
-        for media, until in item_media(session, item, device_kind, viewer, labels, playlist):
+        files: Iterable[tuple[rules.Media, date | None]]
+        if memo is None:
+            files = item_media(session, item, device_kind, viewer, labels, playlist)
+        else:
+            # Only a recording's access depends on who asks (the device's village).
+            asks = viewer if item.kind in ("recording", "reel") else None
+            key = ("item media", item.id, device_kind, asks)
+            kept = memo.get(key)
+            if kept is None:
+                own: dict[str, str] = {}
+                found = tuple(item_media(session, item, device_kind, viewer, own, playlist))
+                kept = memo[key] = (found, own)
+            files, their_labels = kept
+            labels.update(their_labels)
+        for media, until in files:
             yield rules.PlaylistItem(media=media, repeat=item.repeat, until=until)
 
 
@@ -287,9 +313,43 @@ def _media(file: lib.StoredFile, kind: rules.MediaKind, *, cuttable: bool) -> ru
     return rules.Media(file.sha256, file.size, float(file.duration_s or 0), kind, cuttable)
 
 
-def _rule_schedule(schedule: Schedule, items: list[rules.PlaylistItem]) -> rules.Schedule:
+def _targets(
+    session: Session, schedule_ids: list[int], memo: dict[tuple, Any]
+) -> dict[int, rules.Target]:
+    """Each schedule's targets as rules; kept in `memo`, since a county-wide schedule (an
+    emergency for every village) has hundreds that every device would read again."""
+    out = {i: kept for i in schedule_ids if (kept := memo.get(("targets", i))) is not None}
+    wanted = [i for i in schedule_ids if i not in out]
+    if wanted:
+        places: dict[int, tuple[set[str], set[str], set[str]]] = {
+            i: (set(), set(), set()) for i in wanted
+        }
+        rows = session.execute(
+            select(
+                ScheduleTarget.schedule_id,
+                ScheduleTarget.village_id,
+                ScheduleTarget.zone_id,
+                ScheduleTarget.device_id,
+            ).where(ScheduleTarget.schedule_id.in_(wanted))
+        )
+        for schedule_id, village_id, zone_id, device_id in rows:
+            villages, zones, devices = places[schedule_id]
+            if village_id:
+                villages.add(f"v{village_id}")
+            if zone_id:
+                zones.add(f"z{zone_id}")
+            if device_id:
+                devices.add(f"d{device_id}")
+        for i, (villages, zones, devices) in places.items():
+            target = rules.Target(frozenset(villages), frozenset(zones), frozenset(devices))
+            out[i] = memo[("targets", i)] = target
+    return out
+
+
+def _rule_schedule(
+    schedule: Schedule, items: list[rules.PlaylistItem], target: rules.Target
+) -> rules.Schedule:
     created = schedule.created_at
-    targets = schedule.targets
     return rules.Schedule(
         id=str(schedule.id),
         playlist=rules.Playlist(
@@ -300,11 +360,7 @@ def _rule_schedule(schedule: Schedule, items: list[rules.PlaylistItem]) -> rules
         window_end=time.fromisoformat(schedule.window_end),
         starts_on=schedule.starts_on,
         ends_on=schedule.ends_on,
-        target=rules.Target(
-            villages=frozenset(f"v{t.village_id}" for t in targets if t.village_id),
-            zones=frozenset(f"z{t.zone_id}" for t in targets if t.zone_id),
-            devices=frozenset(f"d{t.device_id}" for t in targets if t.device_id),
-        ),
+        target=target,
         created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
         layer=rules.Layer[schedule.layer.upper()],
         overrun="cut" if schedule.overrun == "cut" else "finish",

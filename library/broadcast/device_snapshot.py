@@ -1,10 +1,13 @@
 """A device's 48-hour schedule snapshot and its emergency poll, for the device API.
 
-A snapshot is the device's timeline from now rounded down to the hour for 48 hours; its
-version — the ETag — is a hash of the device's rules version and that start, so a poll with
-an unchanged version costs the rules lookup and nothing more, and any change to a rule that
-reaches the device, a consent withdrawn, an announcement stopped or a clause re-rendered
-gives a new version at once.
+A snapshot is the device's timeline for 48 hours from the last turn of its hour — each
+device's hour turns at its own minute (its id modulo 60), so a county's snapshots do not all
+go stale at once on the hour. Its version — the ETag — is a hash of the device's rules
+version and that start, so any change
+to a rule that reaches the device, a consent withdrawn, an announcement stopped or a clause
+re-rendered gives a new version. Versions and snapshots are kept in memory while the
+database's change count (library/changes.py) stands still, so the common poll — nothing
+changed — costs two dict lookups; a change anywhere is seen within a second.
 """
 
 from __future__ import annotations
@@ -12,19 +15,22 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .. import models as lib
-from .device_api import as_iso
-from .device_rules import DeviceRules, load_device_rules, rules_for_range
-from .models import AnnouncementFile, Device, Schedule, ScheduleTarget
+from ..changes import PerCount
+from ..db import Database
+from .device_api import DeviceCard, as_iso
+from .device_rules import DeviceRules, load_device_rules, local_days
+from .models import AnnouncementFile, PlaylistItem, Schedule, ScheduleTarget
 from .rules import rules_version
 from .timeline import TimelineItem
 
@@ -49,148 +55,246 @@ class Snapshot:
         return json.loads(self.data)
 
 
-_cache: OrderedDict[str, Snapshot] = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_MAX = 2048
+class _Snapshots:
+    """Made snapshots by version, the least recently used dropped beyond a size in bytes.
+
+    A snapshot is sent once to each device after a change (a poll with the current version
+    is answered 304 from the version alone), so this need not hold a county's ~230 MB: it
+    spares the work for a device that asks again (a player restarted, a reply lost).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._data: OrderedDict[str, Snapshot] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, version: str) -> Snapshot | None:
+        """The snapshot of this version, if kept."""
+        with self._lock:
+            found = self._data.get(version)
+            if found is not None:
+                self._data.move_to_end(version)
+            return found
+
+    def put(self, snapshot: Snapshot) -> None:
+        """Keep `snapshot`, dropping the least recently used beyond the size."""
+        with self._lock:
+            if snapshot.version not in self._data:
+                self._bytes += len(snapshot.data)
+            self._data[snapshot.version] = snapshot
+            while self._bytes > self.max_bytes and len(self._data) > 1:
+                self._bytes -= len(self._data.popitem(last=False)[1].data)
 
 
-def schedule_snapshot(session: Session, device: Device, now: datetime) -> Snapshot:
-    """The device's timeline for 48 hours from the current hour, with its version."""
-    start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+SNAPSHOT_CACHE_BYTES = 96 * 1024 * 1024
+_snapshots = _Snapshots(SNAPSHOT_CACHE_BYTES)
+
+
+# (device id, snapshot start) → the snapshot's version, while the change count stands: an
+# unchanged device's poll (the common one) costs a dict lookup, not its rules.
+def _versions(db: Database) -> PerCount[tuple[int, datetime], str]:
+    return db.changes.cache("snapshot versions", 100_000)
+
+
+def _memo(db: Database, count: int) -> dict[tuple, Any]:
+    """What devices' rules share while nothing changes: each playlist item's files, each
+    schedule's targets, each file's type and subtitles."""
+    return db.changes.cache("rules memo", 200_000).for_count(count)
+
+
+def snapshot_version(db: Database, device: DeviceCard, now: datetime) -> str:
+    """The version (the ETag) of the device's snapshot now: while nothing changed, a dict
+    lookup; an unchanged device's poll needs nothing more."""
+    return _current(db, device, now)[2]
+
+
+def schedule_snapshot(db: Database, device: DeviceCard, now: datetime) -> Snapshot:
+    """The device's timeline for 48 hours from the last turn of its hour, with its version."""
+    count, start, version = _current(db, device, now)
+    cached = _snapshots.get(version)
+    if cached is not None:
+        return cached
     end = start + HORIZON
-    found = rules_for_range(session, str(device.id), start, end)
-    version = hashlib.sha256(
-        f"{rules_version(found.device, found.schedules)}|{start.isoformat()}".encode()
-    ).hexdigest()[:32]
-    with _cache_lock:
-        cached = _cache.get(version)
-        if cached is not None:
-            _cache.move_to_end(version)
-            return cached
-    items = found.timeline(start, end)
-    body = {
-        "version": version,
-        "generated_at": as_iso(now),
-        "start": as_iso(start, device),
-        "end": as_iso(end, device),
-        "tz": device.village.tz,
-        "items": _items(session, device, found, items),
-    }
-    snapshot = Snapshot(version, json.dumps(body, ensure_ascii=False).encode())
-    with _cache_lock:
-        _cache[version] = snapshot
-        while len(_cache) > CACHE_MAX:
-            _cache.popitem(last=False)
+    found, _ = _device_rules(db, count, device, start)
+    with db.session() as session:
+        items = found.timeline(start, end)
+        body = {
+            "version": version,
+            "generated_at": as_iso(now),
+            "start": as_iso(start, device),
+            "end": as_iso(end, device),
+            "tz": device.tz,
+            "items": _items(session, device, found, items, _memo(db, count)),
+        }
+    snapshot = Snapshot(version, orjson.dumps(body))
+    _snapshots.put(snapshot)
     return snapshot
 
 
-# The county's live emergency schedules are read at most this often, by one thread for all;
-# an emergency issued or stopped reaches a device within this plus its 10 s poll.
-EMERGENCY_READ_S = 2.0
-# Devices alike (same village, zones, kind, and not targeted by name) share the emergency
-# items worked out for one of them, for this long or until an emergency rule changes.
-EMERGENCY_REUSE_S = 30.0
-_emergency_lock = threading.Lock()
-_emergency_state: dict[str, Any] = {"read": -1e9, "stamp": (), "reach": frozenset()}
-_emergency_items: dict[tuple, tuple[float, list[tuple[datetime, datetime, dict[str, Any]]]]] = {}
+def _current(db: Database, device: DeviceCard, now: datetime) -> tuple[int, datetime, str]:
+    """(the change count, the snapshot's start, its version) for the device now."""
+    turn = timedelta(minutes=device.id % 60)
+    start = (now.astimezone(UTC) - turn).replace(minute=0, second=0, microsecond=0) + turn
+    count = db.changes.current()
+
+    def version() -> str:
+        rules_hash = _device_rules(db, count, device, start)[1]
+        return hashlib.sha256(f"{rules_hash}|{start.isoformat()}".encode()).hexdigest()[:32]
+
+    return count, start, _versions(db).get_or_make(count, (device.id, start), version)
 
 
-def emergency_body(session: Session, device: Device, now: datetime) -> dict[str, Any]:
+def _device_rules(
+    db: Database, count: int, device: DeviceCard, start: datetime
+) -> tuple[DeviceRules, str]:
+    """The device's rules for the local days of the snapshot from `start`, and their version;
+    kept while the count stands, so the next hour's snapshot only works the timeline out."""
+    days = local_days(device.tz, start, start + HORIZON)
+    return db.changes.cache("device rules", 20_000).get_or_make(
+        count, (device.id, days), lambda: _rules(db, count, device, days)
+    )
+
+
+def _rules(
+    db: Database, count: int, device: DeviceCard, days: tuple[date, date]
+) -> tuple[DeviceRules, str]:
+    with db.session() as session:
+        found = load_device_rules(session, str(device.id), days, memo=_memo(db, count))
+    return found, rules_version(found.device, found.schedules)
+
+
+# Devices alike — the same emergency schedules reach them the same way, the same kind of
+# device, the same time zone (and village, when a recording's access could differ) — share
+# the emergency items worked out for one of them, for this long or until the count moves.
+EMERGENCY_REUSE_S = 30
+
+
+@dataclass(frozen=True)
+class _Live:
+    """The county's live emergency schedules: who they reach, and how."""
+
+    reach: dict[tuple[str, int], tuple[tuple[int, int], ...]]  # place → (schedule id, how)
+    by_village: bool  # some play a recording, whose access depends on the village
+
+
+def emergency_body(db: Database, device: DeviceCard, now: datetime) -> dict[str, Any]:
     """`GET /api/v1/device/emergency`: emergency items overlapping now … now + 1 h.
 
     Every device polls it every 10 seconds, so the common answer — no emergency reaches this
-    device — comes from a county-wide list of live emergency rules read at most every 2 s;
+    device — comes from the county's live emergency schedules, read once per change count;
     only a device an emergency reaches works its emergency timeline out, shared by devices
     alike for up to 30 s.
     """
-    stamp, reach = _live_emergencies(session, now)
-    mine = {("v", device.village_id), ("d", device.id), *(("z", z.id) for z in device.zones)}
-    if reach.isdisjoint(mine):
-        return {"active": False, "server_time": as_iso(now), "items": []}
-    key = (
-        stamp,
-        device.kind == "screen",
-        device.village_id,
-        tuple(sorted(z.id for z in device.zones)),
-        device.id if ("d", device.id) in reach else None,
+    count = db.changes.current()
+    yesterday = now.date() - timedelta(days=1)
+    live = db.changes.cache("live emergencies", 4).get_or_make(
+        count, yesterday, lambda: _live_emergencies(db, yesterday)
     )
-    clock = time.monotonic()
-    with _emergency_lock:
-        cached = _emergency_items.get(key)
-    if cached is None or clock - cached[0] > EMERGENCY_REUSE_S:
-        start = now.astimezone(UTC)
-        found = load_device_rules(session, str(device.id), None, layers=("emergency",))
-        items = [
-            i
-            for i in found.timeline(start, start + EMERGENCY_AHEAD + timedelta(seconds=60))
-            if i.layer.name == "EMERGENCY"
-        ]
-        bodies = _items(session, device, found, items)
-        cached = (clock, [(i.start, i.end, b) for i, b in zip(items, bodies, strict=True)])
-        with _emergency_lock:
-            if len(_emergency_items) > CACHE_MAX:
-                _emergency_items.clear()
-            _emergency_items[key] = cached
+    places = [("v", device.village_id), ("d", device.id), *(("z", z) for z in device.zone_ids)]
+    reaching = tuple(sorted(hit for place in places for hit in live.reach.get(place, ())))
+    if not reaching:
+        return {"active": False, "server_time": as_iso(now), "items": []}
+    since = int(now.timestamp()) // EMERGENCY_REUSE_S * EMERGENCY_REUSE_S
+    alike = (
+        since,
+        reaching,
+        device.kind == "screen",
+        device.tz,
+        device.village_id if live.by_village else None,
+    )
+    timed = db.changes.cache("emergency items", 4096).get_or_make(
+        count, alike, lambda: _emergency_items(db, count, device, since)
+    )
     horizon = now + EMERGENCY_AHEAD
-    current = [b for start, end, b in cached[1] if end > now and start < horizon]
+    current = [b for start, end, b in timed if end > now and start < horizon]
     return {"active": bool(current), "server_time": as_iso(now), "items": current}
 
 
-def _live_emergencies(session: Session, now: datetime) -> tuple[tuple, frozenset]:
-    """(a stamp of the live emergency rules, the places they reach), re-read every 2 s.
+def _emergency_items(
+    db: Database, count: int, device: DeviceCard, since: int
+) -> list[tuple[datetime, datetime, dict[str, Any]]]:
+    """The device's emergency items (with their times) from `since` for as long as they are
+    shared and the hour ahead."""
+    start = datetime.fromtimestamp(since, UTC)
+    end = start + timedelta(seconds=EMERGENCY_REUSE_S) + EMERGENCY_AHEAD
+    with db.session() as session:
+        memo = _memo(db, count)
+        found = load_device_rules(session, str(device.id), layers=("emergency",), memo=memo)
+        items = [i for i in found.timeline(start, end) if i.layer.name == "EMERGENCY"]
+        bodies = _items(session, device, found, items, memo)
+    return [(i.start, i.end, b) for i, b in zip(items, bodies, strict=True)]
+
+
+def _live_emergencies(db: Database, yesterday: date) -> _Live:
+    """The live emergency schedules and the places they reach.
 
     Live: not ended before yesterday; a one-off (COUNT=1, what `announce --kind emergency`
-    makes) only when it opens from yesterday on. Stopping an emergency raises its schedule's
-    version, so the stamp changes with it.
+    makes) only when it opens from yesterday on. Stopping an emergency changes its schedule,
+    which moves the change count, so this is read again.
     """
-    clock = time.monotonic()
-    with _emergency_lock:
-        if clock - _emergency_state["read"] < EMERGENCY_READ_S:
-            return _emergency_state["stamp"], _emergency_state["reach"]
-    yesterday = now.date() - timedelta(days=1)
-    rows = session.execute(
-        select(Schedule.id, Schedule.version, Schedule.rrule, Schedule.starts_on).where(
-            Schedule.layer == "emergency",
-            or_(Schedule.ends_on.is_(None), Schedule.ends_on >= yesterday),
-        )
-    ).all()
-    live = [
-        (r.id, r.version)
-        for r in rows
-        if not ("COUNT=1" in r.rrule.upper() and r.starts_on < yesterday)
-    ]
-    reach: set[tuple[str, int]] = set()
-    if live:
-        targets = session.execute(
-            select(
-                ScheduleTarget.village_id, ScheduleTarget.zone_id, ScheduleTarget.device_id
-            ).where(ScheduleTarget.schedule_id.in_([i for i, _ in live]))
-        )
-        for village_id, zone_id, device_id in targets:
-            if village_id:
-                reach.add(("v", village_id))
-            if zone_id:
-                reach.add(("z", zone_id))
-            if device_id:
-                reach.add(("d", device_id))
-    stamp = tuple(sorted(live))
-    with _emergency_lock:
-        _emergency_state.update(read=clock, stamp=stamp, reach=frozenset(reach))
-    return stamp, frozenset(reach)
+    reach: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    by_village = False
+    with db.session() as session:
+        rows = session.execute(
+            select(Schedule.id, Schedule.rrule, Schedule.starts_on, Schedule.playlist_id).where(
+                Schedule.layer == "emergency",
+                or_(Schedule.ends_on.is_(None), Schedule.ends_on >= yesterday),
+            )
+        ).all()
+        live = [r for r in rows if not ("COUNT=1" in r.rrule.upper() and r.starts_on < yesterday)]
+        if live:
+            targets = session.execute(
+                select(
+                    ScheduleTarget.schedule_id,
+                    ScheduleTarget.village_id,
+                    ScheduleTarget.zone_id,
+                    ScheduleTarget.device_id,
+                ).where(ScheduleTarget.schedule_id.in_([r.id for r in live]))
+            )
+            # How a schedule reaches a place decides its precedence over others (rules.Target).
+            for schedule_id, village_id, zone_id, device_id in targets:
+                for how, (kind, place) in enumerate(
+                    (("v", village_id), ("z", zone_id), ("d", device_id))
+                ):
+                    if place:
+                        reach.setdefault((kind, place), []).append((schedule_id, how))
+            by_village = (
+                session.scalar(
+                    select(PlaylistItem.id)
+                    .where(
+                        PlaylistItem.playlist_id.in_([r.playlist_id for r in live]),
+                        PlaylistItem.kind.in_(("recording", "reel")),
+                    )
+                    .limit(1)
+                )
+                is not None
+            )
+    return _Live({k: tuple(v) for k, v in reach.items()}, by_village)
 
 
 def _items(
-    session: Session, device: Device, rules: DeviceRules, items: list[TimelineItem]
+    session: Session,
+    device: DeviceCard,
+    rules: DeviceRules,
+    items: list[TimelineItem],
+    memo: dict[tuple, Any],
 ) -> list[dict[str, Any]]:
     # A snapshot holds ~550 items, and this loop was half a cold snapshot's cost: what
     # repeats (a file's part, a schedule's reason) is made once per snapshot.
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(device.village.tz)
-    files = _files(session, {i.media.sha256 for i in items if i.media})
+    zone = ZoneInfo(device.tz)
+    files = _files(session, {i.media.sha256 for i in items if i.media}, memo)
     screen = device.kind == "screen"
     media_parts: dict[str, tuple[dict[str, Any], str | None, str]] = {}
     reasons: dict[tuple, str] = {}
+    times: dict[datetime, str] = {}  # an item mostly starts when the one before it ended
+
+    def local(moment: datetime) -> str:
+        text = times.get(moment)
+        if text is None:
+            text = times[moment] = moment.astimezone(zone).isoformat(timespec="milliseconds")
+        return text
+
     out = []
     for item in items:
         media = item.media
@@ -198,11 +302,10 @@ def _items(
         why = reasons.get(why_key)
         if why is None:
             why = reasons[why_key] = item.why
-        start, end = item.start.astimezone(zone), item.end.astimezone(zone)
         entry: dict[str, Any] = {
             "id": _item_id(item),
-            "start": start.isoformat(timespec="milliseconds"),
-            "end": end.isoformat(timespec="milliseconds"),
+            "start": local(item.start),
+            "end": local(item.end),
             "layer": item.layer.name.lower(),
             "kind": media.kind if media else "silence",
             "title": "静音 / silence",
@@ -233,20 +336,36 @@ def _items(
     return out
 
 
-def _files(session: Session, shas: set[str]) -> dict[str, tuple[str, str | None]]:
+def _files(
+    session: Session, shas: set[str], memo: dict[tuple, Any]
+) -> dict[str, tuple[str, str | None]]:
     """sha256 → (mime, sha256 of the WebVTT subtitles made with it, if any)."""
     out: dict[str, tuple[str, str | None]] = {}
-    if not shas:
-        return out
-    for row in session.scalars(select(lib.SegmentFile).where(lib.SegmentFile.sha256.in_(shas))):
-        vtt = row.segment.file("subtitles-vtt")
-        out[row.sha256] = (row.mime, vtt.sha256 if vtt is not None else None)
-    for row in session.scalars(select(AnnouncementFile).where(AnnouncementFile.sha256.in_(shas))):
-        vtt = row.announcement.file("subtitles-vtt")
-        out.setdefault(row.sha256, (row.mime, vtt.sha256 if vtt is not None else None))
+    for sha in shas:
+        if (kept := memo.get(("file", sha))) is not None:
+            out[sha] = kept
+    wanted = shas - out.keys()
+    if wanted:
+        for sha, found in _read_files(session, wanted).items():
+            out[sha] = memo[("file", sha)] = found
+    return out
+
+
+def _read_files(session: Session, shas: set[str]) -> dict[str, tuple[str, str | None]]:
+    out: dict[str, tuple[str, str | None]] = {}
+    clauses = select(lib.SegmentFile).where(lib.SegmentFile.sha256.in_(shas))
+    for clause_file in session.scalars(clauses):
+        subtitles = clause_file.segment.file("subtitles-vtt")
+        out[clause_file.sha256] = (clause_file.mime, subtitles.sha256 if subtitles else None)
+    calls = select(AnnouncementFile).where(AnnouncementFile.sha256.in_(shas))
+    for call_file in session.scalars(calls):
+        card = call_file.announcement.file("subtitles-vtt")
+        out.setdefault(call_file.sha256, (call_file.mime, card.sha256 if card else None))
     for model in (lib.MediaFile, lib.ReelFile):
-        for row in session.scalars(select(model).where(model.sha256.in_(shas))):
-            out.setdefault(row.sha256, (row.mime, None))
+        for sha, mime in session.execute(
+            select(model.sha256, model.mime).where(model.sha256.in_(shas))
+        ):
+            out.setdefault(sha, (mime, None))
     return out
 
 

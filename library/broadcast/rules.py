@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import IntEnum
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -184,14 +185,22 @@ def _canonical(value: object) -> object:
             type(value).__name__,
             tuple((f.name, _canonical(getattr(value, f.name))) for f in dataclasses.fields(value)),
         )
-    if isinstance(value, frozenset | set):
-        # Set iteration order follows string hashing, which is randomised per process.
-        return ("set", tuple(sorted(repr(_canonical(v)) for v in value)))
+    if isinstance(value, frozenset):
+        return _canonical_set(value)
+    if isinstance(value, set):
+        return _canonical_set(frozenset(value))
     if isinstance(value, tuple | list):
         return tuple(_canonical(v) for v in value)
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+@lru_cache(maxsize=4096)
+def _canonical_set(value: frozenset) -> object:
+    # Set iteration order follows string hashing, which is randomised per process. Kept: a
+    # county-wide schedule's 321 villages are the same set for every device it reaches.
+    return ("set", tuple(sorted(repr(_canonical(v)) for v in value)))
 
 
 def rules_version(device: Device, schedules: Iterable[Schedule]) -> str:
