@@ -105,10 +105,14 @@ def _entries(
         if reel is not None and file is not None and file.duration_s:
             yield file.duration_s, f"教唱短片 / reel {reel.clause_key}", file
     elif item.kind == "announcement":
-        found = session.get(Announcement, item.announcement_id)
-        file = found.file("video-16x9" if screen else "audio-loudspeaker") if found else None
-        if found is not None and file is not None and file.duration_s:
-            yield file.duration_s, short_title(found), file
+        announcement = session.get(Announcement, item.announcement_id)
+        call = (
+            announcement.file("video-16x9" if screen else "audio-loudspeaker")
+            if announcement
+            else None
+        )
+        if announcement is not None and call is not None and call.duration_s:
+            yield call.duration_s, short_title(announcement), call
 
 
 def _item_ref(item: PlaylistItem) -> str:

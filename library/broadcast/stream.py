@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 from xml.sax.saxutils import escape
 
 from sqlalchemy import select
@@ -81,7 +82,7 @@ def stored_file(session: Session, sha256: str) -> lib.StoredFile | None:
     for model in (lib.SegmentFile, lib.MediaFile, AnnouncementFile, lib.ReelFile):
         row = session.scalar(select(model).where(model.sha256 == sha256).limit(1))
         if row is not None:
-            return row
+            return cast(lib.StoredFile, row)
     return None
 
 

@@ -256,8 +256,8 @@ def _public_thing(session: Session, sha256: str) -> _Thing | None:
             return None
         from .programme import newest_clause
 
-        clause = newest_clause(session, reel.clause_key)
-        label = clause.label if clause is not None else reel.clause_key
+        newest = newest_clause(session, reel.clause_key)
+        label = newest.label if newest is not None else reel.clause_key
         return ("reel", (0, 0), label, title(recording), recording.id)
     return None
 
