@@ -86,6 +86,11 @@ class County:
     big_size: int
 
 
+def village_names() -> list[str]:
+    """The bench county's villages."""
+    return [f"试验{n:03d}村" for n in range(1, VILLAGES + 1)]
+
+
 def _random_file(folder: Path, name: str, megabytes: int, rng: random.Random) -> Path:
     path = folder / name
     path.write_bytes(rng.randbytes(megabytes * 1024 * 1024))
@@ -109,7 +114,7 @@ def setup(tmp: Path) -> County:
     db = open_database(config.database_url_resolved)
     store = MediaStore(config.media_dir)
 
-    villages = [f"试验{n:03d}村" for n in range(1, VILLAGES + 1)]
+    villages = village_names()
     credentials = []
     for n, village in enumerate(villages):
         add_village(db, village, TOWNSHIPS[n % len(TOWNSHIPS)])
@@ -198,7 +203,8 @@ def setup(tmp: Path) -> County:
 
 def issue_emergency(tmp: Path, villages: list[str]) -> tuple[float, str]:
     """One emergency-layer schedule for every village, its window from the current minute for
-    15 minutes; (commit time, the window)."""
+    15 minutes; (commit time, the window). Run in a process of its own (`--issue-emergency`),
+    as a cultural worker's command would be, so its work never delays the simulated devices."""
     from library.broadcast.schedules import add_schedule
     from library.db import open_database
     from library.settings import load_config
@@ -327,6 +333,10 @@ class Stats:
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # The same latencies by (endpoint, status) and by (endpoint, minute of the run).
+    by_status: dict[tuple[str, int], list[float]] = field(default_factory=lambda: defaultdict(list))
+    minute: dict[tuple[str, int], list[float]] = field(default_factory=lambda: defaultdict(list))
+    t0: float = field(default_factory=time.time)
     items: list[int] = field(default_factory=list)
     active_before: int = 0
     seen_active: dict[int, float] = field(default_factory=dict)
@@ -334,6 +344,8 @@ class Stats:
 
     def record(self, endpoint: str, reply: Reply, ok: tuple[int, ...]) -> None:
         self.latency[endpoint].append(reply.seconds)
+        self.by_status[(endpoint, reply.status)].append(reply.seconds)
+        self.minute[(endpoint, int((time.time() - self.t0) // 60))].append(reply.seconds)
         self.status[endpoint][reply.status] += 1
         if reply.status not in ok:
             self.errors[endpoint].append(f"HTTP {reply.status}")
@@ -432,11 +444,17 @@ async def device(
     await asyncio.gather(*tasks)
 
 
-async def emergency_at_halfway(tmp: Path, villages: list[str], run: Run) -> str:
-    """At the halfway point, commit the county-wide emergency (in a thread: SQLite is sync)."""
+async def emergency_at_halfway(tmp: Path, run: Run) -> str:
+    """At the halfway point, commit the county-wide emergency from another process."""
     await _sleep_until(run.t0 + (run.end - run.t0) / 2)
-    committed, window = await asyncio.to_thread(issue_emergency, tmp, villages)
-    run.emergency_at = committed
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--issue-emergency", str(tmp), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise SystemExit("the emergency could not be committed (see above)")
+    committed, window = out.decode().split()
+    run.emergency_at = float(committed)
     return window
 
 
@@ -452,7 +470,7 @@ async def load(county: County, tmp: Path, port: int, seconds: float) -> tuple[St
         device(n, cred, port, run, stats, n in downloaders)
         for n, cred in enumerate(county.credentials)
     ]
-    results = await asyncio.gather(emergency_at_halfway(tmp, county.villages, run), *jobs)
+    results = await asyncio.gather(emergency_at_halfway(tmp, run), *jobs)
     return stats, run, results[0]
 
 
@@ -588,6 +606,23 @@ def report(stats: Stats, run: Run, seconds: float, window: str, devices: int) ->
             f"  {endpoint:<22}{count / seconds:>10.1f}{_pct(lat, 0.5):>9.1f}{_pct(lat, 0.99):>9.1f}"
             f"{max(lat, default=float('nan')):>9.1f}  {statuses}{goal}"
         )
+    for status, what in ((200, "新快照 / new snapshot"), (304, "未变 / unchanged")):
+        lat = [x * 1000 for x in stats.by_status.get(("schedule", status), [])]
+        if lat:
+            print(
+                f"    schedule {status} {what}: p50 {_pct(lat, 0.5):.1f} ms,"
+                f" p99 {_pct(lat, 0.99):.1f} ms"
+            )
+    minutes = sorted({m for _, m in stats.minute})
+    print(
+        "  每分钟 p99 / p99 by minute (ms): "
+        + ", ".join(
+            f"{m + 1}: {_pct([x * 1000 for x in stats.minute[('schedule', m)]], 0.99):.0f}"
+            f"/{_pct([x * 1000 for x in stats.minute[('emergency', m)]], 0.99):.0f}"
+            for m in minutes
+        )
+        + "  (schedule/emergency)"
+    )
     errors = sum(len(v) for v in stats.errors.values())
     print(f"  错误 / errors: {errors}  (目标 / goal 0 {_mark(errors == 0)})")
     for endpoint, found in stats.errors.items():
@@ -636,7 +671,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 minute, fewer downloads")
     parser.add_argument("--downloads", type=int, default=40, help="20 MB downloads per server")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--issue-emergency", metavar="TMP", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.issue_emergency:  # the child process emergency_at_halfway starts
+        committed, window = issue_emergency(Path(args.issue_emergency), village_names())
+        print(committed, window)
+        return
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # figures as they come
     minutes = 1.0 if args.quick else args.minutes
     downloads = 16 if args.quick else args.downloads
