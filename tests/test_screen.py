@@ -347,8 +347,12 @@ def test_screen_pairs_by_fragment_plays_item_by_item_and_keeps_playing_offline(
     # A reload with the server still down: the Service Worker serves the page, its script,
     # the device and the last schedule, so the screen starts again by itself.
     page.reload()
-    state = _wait(page, lambda s: s["phase"] == "playing" and s["idle"], 15, "offline start")
-    assert state["idle"].startswith("榕溪村|") and not state["online"]
+    state = _wait(
+        page, lambda s: s["phase"] == "playing" and s["idle"] and not s["online"], 15, "offline"
+    )
+    # The schedule came from the worker's copy: the card no longer says it is loading one.
+    _wait(page, lambda s: s["idle"] and "载入" not in s["idle"], 5, "the schedule offline")
+    assert state["idle"].startswith("榕溪村|")
     context.close()
 
 

@@ -601,6 +601,15 @@
 
   async function registerWorker() {
     if (!("serviceWorker" in navigator)) return;
+    // The first answers may come before the worker is in charge, and unchanged polls (304)
+    // bring no copy: once it is, fetch the device and the schedule whole through it, so a
+    // restart without the network has them.
+    navigator.serviceWorker.addEventListener("controllerchange", () => {
+      if (state.phase !== "playing") return;
+      state.etag = null;
+      loadDevice();
+      loadSchedule();
+    });
     try {
       await navigator.serviceWorker.register(body.dataset.sw, { scope: body.dataset.scope });
     } catch (error) {
