@@ -28,6 +28,29 @@ from pathlib import Path
 import pytest
 
 PLAYER = Path(__file__).resolve().parents[1] / "scripts" / "kuanyue_player.py"
+
+
+def _oldest_python() -> str:
+    """Python 3.9, the oldest the player supports (an old Pi's Debian 11), when this machine
+    has one that runs (pyenv's, or on PATH); else the interpreter running the tests."""
+    import glob
+    import shutil
+
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    candidates = [*sorted(glob.glob(f"{root}/versions/3.9*/bin/python3.9")), "/usr/bin/python3.9"]
+    candidates.append(shutil.which("python3.9") or "")  # maybe a pyenv shim that cannot run it
+    for candidate in filter(None, candidates):
+        check = [candidate, "-c", "import sys; sys.exit(sys.version_info[:2] != (3, 9))"]
+        try:
+            if subprocess.run(check, capture_output=True, timeout=30).returncode == 0:
+                return candidate
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    return sys.executable
+
+
+# Read at import, before the tests' isolated HOME hides ~/.pyenv.
+PLAYER_PYTHON = _oldest_python()
 CHINA = timezone(timedelta(hours=8))  # the fake server speaks +08:00, the player any offset
 
 FAKE_PLAY = r"""
@@ -378,7 +401,7 @@ class PlayerRun:
     def start(self) -> PlayerRun:
         stderr = open(self.stderr_path, "a")  # noqa: SIM115 - the child keeps it
         self.process = subprocess.Popen(
-            [sys.executable, str(PLAYER), "--config", str(self.config)], stderr=stderr
+            [PLAYER_PYTHON, str(PLAYER), "--config", str(self.config)], stderr=stderr
         )
         stderr.close()
         return self
