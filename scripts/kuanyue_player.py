@@ -12,7 +12,8 @@ screens and streams"):
 * plays by the wall clock, starting each item's file at its start and stopping it at its
   end; an item missed while the player was down starts at its offset if enough of it is left
   and the play command takes ``{offset}``, else it is logged ``skipped``;
-* polls ``/api/v1/device/emergency`` every few seconds and interrupts the current play;
+* polls ``/api/v1/device/emergency`` every few seconds and interrupts the current play,
+  then fetches the schedule at once: the server plans the interrupted item again after it;
 * plays a local folder in a loop when nothing is scheduled;
 * records every play in a local SQLite queue and deletes a record only once the server has
   acknowledged its id, so every play log arrives exactly once;
@@ -609,6 +610,9 @@ class State:
     snapshot: Snapshot
     emergencies: list[Item] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    # Set when an emergency starts or ends: the schedule is fetched at once, for the
+    # programme's resumption the server planned after it (the interrupted item again).
+    schedule_now: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     failed_downloads: dict[str, float] = field(default_factory=dict)
 
@@ -696,7 +700,8 @@ def retry_after(error: BaseException) -> float:
 def sync_loop(state: State, once: bool = False) -> None:
     """Schedule, media, play logs and heartbeat, each when due, each backing off on its own.
 
-    A new schedule makes the media task due at once. Nothing raised here stops the loop.
+    A new schedule makes the media task due at once; an emergency starting or ending makes
+    the schedule due at once (state.schedule_now). Nothing raised here stops the loop.
     """
     config = state.config
     due = {"schedule": 0.0, "media": 0.0, "plays": 0.0, "heartbeat": 0.0}
@@ -718,6 +723,9 @@ def sync_loop(state: State, once: bool = False) -> None:
     ]
     backoffs = {name: Backoff(1.0, config.backoff_max_s) for name in due}
     while not state.stop.is_set():
+        if state.schedule_now.is_set():
+            state.schedule_now.clear()
+            due["schedule"] = 0.0
         for name, task, every in tasks:
             if state.stop.is_set() or time.time() < due[name]:
                 continue
@@ -734,7 +742,7 @@ def sync_loop(state: State, once: bool = False) -> None:
                 due[name] = time.time() + backoffs[name].next_delay()
         if once:
             return
-        state.stop.wait(max(0.1, min(due.values()) - time.time()))
+        state.stop.wait(min(1.0, max(0.1, min(due.values()) - time.time())))
 
 
 def emergency_loop(state: State) -> None:
@@ -750,6 +758,7 @@ def emergency_loop(state: State) -> None:
                 state.emergencies = items
             if changed:
                 log.warning("emergency: %d item(s) now", len(items))
+                state.schedule_now.set()
             for item in items:
                 if item.sha256 and not state.cache.path_for(item.sha256):
                     state.cache.fetch(state.api, item, state.stop)

@@ -820,6 +820,29 @@ def test_an_emergency_interrupts_within_seconds(tmp_path, fake, tones, players):
     assert run.stop() == 0
 
 
+def test_after_an_emergency_the_programme_resumes_without_waiting_for_a_poll(
+    tmp_path, fake, tones, players
+):
+    # Schedule polls a minute apart: only the emergency's start can make the player ask early.
+    t0 = time.time() + 2
+    fake.set_schedule([fake.item(t0, t0 + 20, tones["long"], id="long")])
+    run = players(tmp_path, fake, schedule_s=60).start()
+    sleep_until(t0 + 2)
+    issued = time.time()
+    emergency = fake.item(issued, issued + 3, tones["b3"], id="fire", layer="emergency")
+    # What the server plans: the call, then the interrupted item again from its start.
+    again = fake.item(issued + 4, issued + 24, tones["long"], id="long-again")
+    fake.set_schedule([fake.item(t0, issued, tones["long"], id="long"), emergency, again])
+    fake.emergency = [emergency]
+    wait_for(lambda: len(run.plays()) == 3, 15)
+    first, call, resumed = run.plays()
+    assert first["sha"] == resumed["sha"] == again["media"]["sha256"]
+    assert call["sha"] == emergency["media"]["sha256"]
+    assert resumed["t"] == pytest.approx(issued + 4, abs=1.0) and resumed["offset"] == 0
+    assert fake.count("GET", "/api/v1/device/schedule") == 2  # at the start, and at the call
+    assert run.stop() == 0
+
+
 def test_the_fallback_folder_when_nothing_is_scheduled(tmp_path, fake, tones, players):
     folder = tmp_path / "fallback"
     folder.mkdir()
