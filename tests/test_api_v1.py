@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -225,3 +226,26 @@ def test_the_api_matches_its_openapi_document(app, device, monkeypatch):
         except Exception as exc:  # noqa: BLE001 - collect every operation's failure
             failures.append(f"{op.method.upper()} {op.path}: {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_a_changed_snapshot_is_made_before_the_device_asks(
+    app, client, device, runner, monkeypatch
+):
+    from library.broadcast import device_api, device_snapshot
+
+    # Polls a second apart, so the device is always "due soon" to the thread that works
+    # snapshots out ahead of the polls.
+    monkeypatch.setitem(device_api.SETTINGS, "schedule_poll_s", 1)
+    db = app.extensions["kuanyue.db"]
+    assert client.get("/api/v1/device/schedule", headers=device["auth"]).status_code == 200
+    assert runner.invoke("schedule", "edit", "1", "--window", "06:00-23:00").exit_code == 0
+    count = db.changes.current()
+    made = db.changes.cache("snapshot versions", 100_000)
+    deadline = time.monotonic() + 20
+    while not made.for_count(count) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # Made without a poll; the device's next poll is answered with it.
+    (version,) = made.for_count(count).values()
+    again = client.get("/api/v1/device/schedule", headers=device["auth"])
+    assert again.headers["ETag"] == f'"{version}"'
+    assert device_snapshot._snapshots.get(version) is not None

@@ -137,6 +137,7 @@ def schedule(device: DeviceCard):  # noqa: ANN201
         snapshot = device_snapshot.schedule_snapshot(_db(), device, g.now)
         version = snapshot.version
         response = Response(snapshot.data, mimetype="application/json")
+    device_snapshot.answered(_db(), device, version)
     response.headers["ETag"] = f'"{version}"'
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session
 from .. import models as lib
 from ..changes import PerCount
 from ..db import Database
-from .device_api import DeviceCard, as_iso
+from .device_api import SETTINGS, DeviceCard, as_iso
 from .device_rules import DeviceRules, load_device_rules, local_days
 from .models import AnnouncementFile, PlaylistItem, Schedule, ScheduleTarget
 from .rules import rules_version
@@ -88,6 +91,10 @@ class _Snapshots:
 
 
 SNAPSHOT_CACHE_BYTES = 96 * 1024 * 1024
+# Snapshots and device rules are worked out one at a time. Threads take turns holding the
+# interpreter, and a cheap poll waited behind every thread working one out at once: after a
+# county-wide change, each poll paid for the whole queue of them (bench_devices).
+_building = threading.Lock()
 _snapshots = _Snapshots(SNAPSHOT_CACHE_BYTES)
 
 
@@ -109,6 +116,13 @@ def snapshot_version(db: Database, device: DeviceCard, now: datetime) -> str:
     return _current(db, device, now)[2]
 
 
+def answered(db: Database, device: DeviceCard, version: str) -> None:
+    """Note that the device now has this version, so its next snapshot is made ahead of its
+    next poll when something changes (see _Ahead)."""
+    ahead = _aheads.get(db) or _aheads.setdefault(db, _Ahead())
+    ahead.note(db, device, version)
+
+
 def schedule_snapshot(db: Database, device: DeviceCard, now: datetime) -> Snapshot:
     """The device's timeline for 48 hours from the last turn of its hour, with its version."""
     count, start, version = _current(db, device, now)
@@ -117,7 +131,7 @@ def schedule_snapshot(db: Database, device: DeviceCard, now: datetime) -> Snapsh
         return cached
     end = start + HORIZON
     found, _ = _device_rules(db, count, device, start)
-    with db.session() as session:
+    with _building, db.session() as session:
         items = found.timeline(start, end)
         body = {
             "version": version,
@@ -145,6 +159,68 @@ def _current(db: Database, device: DeviceCard, now: datetime) -> tuple[int, date
     return count, start, _versions(db).get_or_make(count, (device.id, start), version)
 
 
+class _Ahead:
+    """Works out, in a background thread, the snapshots of the devices about to poll.
+
+    After a change that reaches every device (a county-wide emergency) or a server start,
+    each of the next minute's polls would work its snapshot out in the request; instead
+    this thread does it a few seconds before each device is due (its last poll plus its
+    poll interval), so the poll finds it made. Once per device and change count, and the
+    bytes only when the version is not the one the device already has: the snapshots stay
+    within the cache. One per database; it ends when no device has polled for ten minutes.
+    """
+
+    AHEAD_S = 10.0
+    LATE_S = 5.0
+    IDLE_S = 600.0
+
+    def __init__(self) -> None:
+        # device id → (its last schedule poll, its card, the version it has)
+        self.polled: dict[int, tuple[float, DeviceCard, str]] = {}
+        self.prepared: dict[int, int] = {}  # device id → the change count last prepared for
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def note(self, db: Database, device: DeviceCard, version: str) -> None:
+        """Remember the poll and the version the device now has; start the thread if need be."""
+        self.polled[device.id] = (time.monotonic(), device, version)
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self._run, args=(weakref.ref(db),), name="kuanyue-ahead", daemon=True
+                )
+                self.thread.start()
+
+    def _run(self, database: weakref.ref[Database]) -> None:
+        every = float(SETTINGS["schedule_poll_s"])
+        while True:
+            time.sleep(0.5)
+            clock = time.monotonic()
+            polls = list(self.polled.values())
+            db = database()
+            if db is None or not polls or clock - max(p[0] for p in polls) > self.IDLE_S:
+                return
+            count = db.changes.current()
+            due = sorted(
+                (polled + every, card.id, card, has)
+                for polled, card, has in polls
+                if clock - self.LATE_S < polled + every <= clock + self.AHEAD_S
+                and self.prepared.get(card.id) != count
+            )
+            for _, _, card, has in due:
+                try:
+                    now = datetime.now(UTC)
+                    if _current(db, card, now)[2] != has:
+                        schedule_snapshot(db, card, now)
+                    self.prepared[card.id] = count
+                except Exception:  # noqa: BLE001 - the device's own poll will say what is wrong
+                    logging.getLogger(__name__).exception("snapshot ahead of device %s", card.id)
+            del db
+
+
+_aheads: weakref.WeakKeyDictionary[Database, _Ahead] = weakref.WeakKeyDictionary()
+
+
 def _device_rules(
     db: Database, count: int, device: DeviceCard, start: datetime
 ) -> tuple[DeviceRules, str]:
@@ -159,7 +235,7 @@ def _device_rules(
 def _rules(
     db: Database, count: int, device: DeviceCard, days: tuple[date, date]
 ) -> tuple[DeviceRules, str]:
-    with db.session() as session:
+    with _building, db.session() as session:
         found = load_device_rules(session, str(device.id), days, memo=_memo(db, count))
     return found, rules_version(found.device, found.schedules)
 
