@@ -2,8 +2,8 @@
 
 Frozen: these paths, fields and meanings stay as they are when a v2 arrives, so players
 already on village poles keep working. Each route parses the request, calls one function
-of library/broadcast/device_api.py or its siblings (device_snapshot, device_reports,
-screen_pairing) and presents its result; errors are `application/problem+json` (RFC 9457). The OpenAPI 3.1 document is web/openapi_v1.json,
+of library/broadcast/device_api.py or its siblings (device_snapshot, device_emergency,
+device_reports, screen_pairing) and presents its result; errors are `application/problem+json` (RFC 9457). The OpenAPI 3.1 document is web/openapi_v1.json,
 served at /api/v1/openapi.json and checked against the running app by schemathesis.
 """
 
@@ -21,7 +21,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request, send_file
 from werkzeug.exceptions import HTTPException
 
-from library.broadcast import device_api, device_reports, device_snapshot, screen_pairing
+from library.broadcast import (
+    device_api,
+    device_emergency,
+    device_reports,
+    device_snapshot,
+    screen_pairing,
+)
 from library.broadcast.device_api import DeviceApiError, DeviceCard
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -147,7 +153,7 @@ def schedule(device: DeviceCard):  # noqa: ANN201
 @device_auth
 def emergency(device: DeviceCard):  # noqa: ANN201
     """Emergencies now and in the next hour; cheap enough to poll every 10 s."""
-    response = _json(device_snapshot.emergency_body(_db(), device, g.now))
+    response = _json(device_emergency.emergency_body(_db(), device, g.now))
     response.headers["Cache-Control"] = "no-store"
     return response
 

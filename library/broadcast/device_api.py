@@ -1,6 +1,6 @@
 """What the device API (web/api_v1.py) asks of the library, split by job: who a device is
-and the media it may fetch (here), its schedule snapshot and emergencies
-(device_snapshot), the plays and health it reports (device_reports), and screen pairing
+and the media it may fetch (here), its schedule snapshot (device_snapshot), its emergency
+poll (device_emergency), the plays and health it reports (device_reports), and screen pairing
 (screen_pairing).
 
 Credentials are `<device id>.<token>`: the id finds the device, the token is checked against

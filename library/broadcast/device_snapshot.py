@@ -1,4 +1,5 @@
-"""A device's 48-hour schedule snapshot and its emergency poll, for the device API.
+"""A device's 48-hour schedule snapshot, for the device API (its emergency poll:
+device_emergency).
 
 A snapshot is the device's timeline for 48 hours from the last turn of its hour — each
 device's hour turns at its own minute (its id modulo 60), so a county's snapshots do not all
@@ -25,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import models as lib
@@ -33,12 +34,11 @@ from ..changes import PerCount
 from ..db import Database
 from .device_api import SETTINGS, DeviceCard, as_iso
 from .device_rules import DeviceRules, load_device_rules, local_days
-from .models import AnnouncementFile, PlaylistItem, Schedule, ScheduleTarget
+from .models import AnnouncementFile
 from .rules import rules_version
 from .timeline import TimelineItem
 
 HORIZON = timedelta(hours=48)
-EMERGENCY_AHEAD = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _versions(db: Database) -> PerCount[tuple[int, datetime], str]:
     return db.changes.cache("snapshot versions", 100_000)
 
 
-def _memo(db: Database, count: int) -> dict[tuple, Any]:
+def rules_memo(db: Database, count: int) -> dict[tuple, Any]:
     """What devices' rules share while nothing changes: each playlist item's files, each
     schedule's targets, each file's type and subtitles."""
     return db.changes.cache("rules memo", 200_000).for_count(count)
@@ -139,7 +139,7 @@ def schedule_snapshot(db: Database, device: DeviceCard, now: datetime) -> Snapsh
             "start": as_iso(start, device),
             "end": as_iso(end, device),
             "tz": device.tz,
-            "items": _items(session, device, found, items, _memo(db, count)),
+            "items": item_bodies(session, device, found, items, rules_memo(db, count)),
         }
     snapshot = Snapshot(version, orjson.dumps(body))
     _snapshots.put(snapshot)
@@ -236,126 +236,18 @@ def _rules(
     db: Database, count: int, device: DeviceCard, days: tuple[date, date]
 ) -> tuple[DeviceRules, str]:
     with _building, db.session() as session:
-        found = load_device_rules(session, str(device.id), days, memo=_memo(db, count))
+        found = load_device_rules(session, str(device.id), days, memo=rules_memo(db, count))
     return found, rules_version(found.device, found.schedules)
 
 
-# Devices alike — the same emergency schedules reach them the same way, the same kind of
-# device, the same time zone (and village, when a recording's access could differ) — share
-# the emergency items worked out for one of them, for this long or until the count moves.
-EMERGENCY_REUSE_S = 30
-
-
-@dataclass(frozen=True)
-class _Live:
-    """The county's live emergency schedules: who they reach, and how."""
-
-    reach: dict[tuple[str, int], tuple[tuple[int, int], ...]]  # place → (schedule id, how)
-    by_village: bool  # some play a recording, whose access depends on the village
-
-
-def emergency_body(db: Database, device: DeviceCard, now: datetime) -> dict[str, Any]:
-    """`GET /api/v1/device/emergency`: emergency items overlapping now … now + 1 h.
-
-    Every device polls it every 10 seconds, so the common answer — no emergency reaches this
-    device — comes from the county's live emergency schedules, read once per change count;
-    only a device an emergency reaches works its emergency timeline out, shared by devices
-    alike for up to 30 s.
-    """
-    count = db.changes.current()
-    yesterday = now.date() - timedelta(days=1)
-    live = db.changes.cache("live emergencies", 4).get_or_make(
-        count, yesterday, lambda: _live_emergencies(db, yesterday)
-    )
-    places = [("v", device.village_id), ("d", device.id), *(("z", z) for z in device.zone_ids)]
-    reaching = tuple(sorted(hit for place in places for hit in live.reach.get(place, ())))
-    if not reaching:
-        return {"active": False, "server_time": as_iso(now), "items": []}
-    since = int(now.timestamp()) // EMERGENCY_REUSE_S * EMERGENCY_REUSE_S
-    alike = (
-        since,
-        reaching,
-        device.kind == "screen",
-        device.tz,
-        device.village_id if live.by_village else None,
-    )
-    timed = db.changes.cache("emergency items", 4096).get_or_make(
-        count, alike, lambda: _emergency_items(db, count, device, since)
-    )
-    horizon = now + EMERGENCY_AHEAD
-    current = [b for start, end, b in timed if end > now and start < horizon]
-    return {"active": bool(current), "server_time": as_iso(now), "items": current}
-
-
-def _emergency_items(
-    db: Database, count: int, device: DeviceCard, since: int
-) -> list[tuple[datetime, datetime, dict[str, Any]]]:
-    """The device's emergency items (with their times) from `since` for as long as they are
-    shared and the hour ahead."""
-    start = datetime.fromtimestamp(since, UTC)
-    end = start + timedelta(seconds=EMERGENCY_REUSE_S) + EMERGENCY_AHEAD
-    with db.session() as session:
-        memo = _memo(db, count)
-        found = load_device_rules(session, str(device.id), layers=("emergency",), memo=memo)
-        items = [i for i in found.timeline(start, end) if i.layer.name == "EMERGENCY"]
-        bodies = _items(session, device, found, items, memo)
-    return [(i.start, i.end, b) for i, b in zip(items, bodies, strict=True)]
-
-
-def _live_emergencies(db: Database, yesterday: date) -> _Live:
-    """The live emergency schedules and the places they reach.
-
-    Live: not ended before yesterday; a one-off (COUNT=1, what `announce --kind emergency`
-    makes) only when it opens from yesterday on. Stopping an emergency changes its schedule,
-    which moves the change count, so this is read again.
-    """
-    reach: dict[tuple[str, int], list[tuple[int, int]]] = {}
-    by_village = False
-    with db.session() as session:
-        rows = session.execute(
-            select(Schedule.id, Schedule.rrule, Schedule.starts_on, Schedule.playlist_id).where(
-                Schedule.layer == "emergency",
-                or_(Schedule.ends_on.is_(None), Schedule.ends_on >= yesterday),
-            )
-        ).all()
-        live = [r for r in rows if not ("COUNT=1" in r.rrule.upper() and r.starts_on < yesterday)]
-        if live:
-            targets = session.execute(
-                select(
-                    ScheduleTarget.schedule_id,
-                    ScheduleTarget.village_id,
-                    ScheduleTarget.zone_id,
-                    ScheduleTarget.device_id,
-                ).where(ScheduleTarget.schedule_id.in_([r.id for r in live]))
-            )
-            # How a schedule reaches a place decides its precedence over others (rules.Target).
-            for schedule_id, village_id, zone_id, device_id in targets:
-                for how, (kind, place) in enumerate(
-                    (("v", village_id), ("z", zone_id), ("d", device_id))
-                ):
-                    if place:
-                        reach.setdefault((kind, place), []).append((schedule_id, how))
-            by_village = (
-                session.scalar(
-                    select(PlaylistItem.id)
-                    .where(
-                        PlaylistItem.playlist_id.in_([r.playlist_id for r in live]),
-                        PlaylistItem.kind.in_(("recording", "reel")),
-                    )
-                    .limit(1)
-                )
-                is not None
-            )
-    return _Live({k: tuple(v) for k, v in reach.items()}, by_village)
-
-
-def _items(
+def item_bodies(
     session: Session,
     device: DeviceCard,
     rules: DeviceRules,
     items: list[TimelineItem],
     memo: dict[tuple, Any],
 ) -> list[dict[str, Any]]:
+    """The timeline items as the API sends them (a snapshot's, or an emergency poll's)."""
     # A snapshot holds ~550 items, and this loop was half a cold snapshot's cost: what
     # repeats (a file's part, a schedule's reason) is made once per snapshot.
     zone = ZoneInfo(device.tz)
