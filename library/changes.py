@@ -57,6 +57,7 @@ class ChangeCounter:
         event.listen(sessions, "after_flush", self._after_flush)
         event.listen(sessions, "do_orm_execute", self._on_execute)
         event.listen(sessions, "after_commit", self._after_commit)
+        # Also after a savepoint's rollback, which may have taken the raise with it.
         event.listen(sessions, "after_rollback", self._forget)
 
     def current(self) -> int:

@@ -101,3 +101,17 @@ def test_a_cache_kept_by_count_forgets_on_a_new_count_and_ignores_an_old_one():
     kept.put(6, "c", 3)
     kept.put(6, "d", 4)  # full: starts again rather than growing
     assert kept.get(6, "d") == 4 and kept.get(6, "b") is None
+
+
+def test_a_write_after_a_savepoint_rolled_back_still_raises_the_count(db, runner):
+    from library.broadcast.models import Device
+
+    _village_and_device(runner)
+    before = _count(db)
+    with db.session() as session:
+        with session.begin_nested() as trial:
+            session.get(Device, 1).name = "试一试"
+            session.flush()  # raised, inside the savepoint
+            trial.rollback()  # and undone with it
+        session.get(Device, 2).name = "鼓楼大喇叭"
+    assert _count(db) == before + 1
