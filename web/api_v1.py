@@ -135,15 +135,10 @@ def who_am_i(device: DeviceCard):  # noqa: ANN201
 @device_auth
 def schedule(device: DeviceCard):  # noqa: ANN201
     """The next 48 hours, with an ETag."""
-    version = device_snapshot.snapshot_version(_db(), device, g.now)
-    device_reports.note_seen(_db(), device.id, g.now)
-    if f'"{version}"' in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-        response = Response(status=304)
-    else:
-        snapshot = device_snapshot.schedule_snapshot(_db(), device, g.now)
-        version = snapshot.version
-        response = Response(snapshot.data, mimetype="application/json")
-    device_snapshot.answered(_db(), device, version)
+    tags = [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]
+    known = {t[1:-1] for t in tags if len(t) >= 2 and t[0] == t[-1] == '"'}
+    version, data = device_snapshot.schedule_poll(_db(), device, g.now, known)
+    response = Response(status=304) if data is None else Response(data, mimetype="application/json")
     response.headers["ETag"] = f'"{version}"'
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -20,6 +20,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from .. import models as lib
 from ..changes import PerCount
 from ..db import Database
 from .device_api import SETTINGS, DeviceCard, as_iso
+from .device_reports import note_seen
 from .device_rules import DeviceRules, load_device_rules, local_days
 from .models import AnnouncementFile
 from .rules import rules_version
@@ -110,17 +112,25 @@ def rules_memo(db: Database, count: int) -> dict[tuple, Any]:
     return db.changes.cache("rules memo", 200_000).for_count(count)
 
 
-def snapshot_version(db: Database, device: DeviceCard, now: datetime) -> str:
-    """The version (the ETag) of the device's snapshot now: while nothing changed, a dict
-    lookup; an unchanged device's poll needs nothing more."""
-    return _current(db, device, now)[2]
+def schedule_poll(
+    db: Database, device: DeviceCard, now: datetime, known: Collection[str]
+) -> tuple[str, bytes | None]:
+    """`GET /api/v1/device/schedule`: (the current version, the snapshot's JSON, or None when
+    the device already has that version — one of `known`).
 
-
-def answered(db: Database, device: DeviceCard, version: str) -> None:
-    """Note that the device now has this version, so its next snapshot is made ahead of its
-    next poll when something changes (see _Ahead)."""
+    While nothing changed the version is a dict lookup, and an unchanged device's poll needs
+    nothing more. The poll is noted: the device is seen, and has this version, so its next
+    snapshot is made ahead of its next poll when something changes (see _Ahead).
+    """
+    version = _current(db, device, now)[2]
+    data = None
+    if version not in known:
+        snapshot = schedule_snapshot(db, device, now)
+        version, data = snapshot.version, snapshot.data
+    note_seen(db, device.id, now)
     ahead = _aheads.get(db) or _aheads.setdefault(db, _Ahead())
     ahead.note(db, device, version)
+    return version, data
 
 
 def schedule_snapshot(db: Database, device: DeviceCard, now: datetime) -> Snapshot:
