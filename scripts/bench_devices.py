@@ -241,15 +241,23 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[str], int]:
         proc.kill()
         raise SystemExit(f"kuanyue serve did not start: {line!r}; see {tmp / 'serve.log'}")
     port = int(match.group(1))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.1)
+    if answers(port, proc, 30):
+        return proc, port
     proc.kill()
     raise SystemExit("kuanyue serve does not answer")
+
+
+def answers(port: int, proc: subprocess.Popen, seconds: float) -> bool:
+    """Whether something answers on loopback `port` within `seconds` (False at once if `proc`
+    has exited)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
 
 
 def cpu_seconds(pid: int) -> float:
@@ -552,16 +560,11 @@ http {{
         ],
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            assert proc.stderr is not None
-            return f"nginx 未能启动 / nginx did not start: {proc.stderr.read().decode()[-300:]}"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.1)
+    if answers(port, proc, 10):
+        return proc, port
+    if proc.poll() is not None:
+        assert proc.stderr is not None
+        return f"nginx 未能启动 / nginx did not start: {proc.stderr.read().decode()[-300:]}"
     proc.kill()
     return "nginx 无响应 / nginx does not answer; skipped"
 
